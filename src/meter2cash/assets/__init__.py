@@ -1,0 +1,2 @@
+"""The grid and the customers on it: zones, transformer areas, concentrators, service points,
+customers, accounts and meters with their installation history."""

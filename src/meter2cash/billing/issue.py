@@ -1,0 +1,86 @@
+"""Issue (发行): post approved bills to the receivables ledger; review decisions by people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from meter2cash.billing import repository
+from meter2cash.billing.models import Bill
+from meter2cash.billing.run import bill_lines
+from meter2cash.core.clock import Clock
+from meter2cash.core.errors import InputError
+from meter2cash.db import audit
+from meter2cash.ledger.journal import FUNDS_PAYABLE, RECEIVABLE, REVENUE, EntryDraft, Leg
+from meter2cash.ledger.service import post_entries
+
+FUND_LINE_KIND = "funds"
+
+
+@dataclass(frozen=True, slots=True)
+class IssueReport:
+    issued: int
+    amount_minor: int
+
+
+def issue_entry(bill: Bill, funds_minor: int) -> EntryDraft:
+    """Dr receivable (account, bill) total; Cr funds payable for itemised funds; Cr revenue."""
+    legs = [Leg(RECEIVABLE, bill.total_minor, bill.account_id, bill.id)]
+    if funds_minor:
+        legs.append(Leg(FUNDS_PAYABLE, -funds_minor, bill.account_id, bill.id))
+    legs.append(Leg(REVENUE, -(bill.total_minor - funds_minor), bill.account_id, bill.id))
+    return EntryDraft(
+        source_type="bill",
+        source_key=bill.bill_no,
+        booked_on=bill.bill_date,
+        description=f"issue bill {bill.bill_no}",
+        legs=tuple(legs),
+    )
+
+
+def issue_approved(session: Session, clock: Clock, period_start: date | None = None) -> IssueReport:
+    """Post every approved bill (of one period, or all) and mark it issued."""
+    bills = repository.bills_with_status(session, "approved", period_start)
+    if not bills:
+        return IssueReport(0, 0)
+    lines = bill_lines(session, [b.id for b in bills])
+    drafts = [
+        issue_entry(
+            b, sum(line.amount_minor for line in lines.get(b.id, []) if line.kind == FUND_LINE_KIND)
+        )
+        for b in bills
+    ]
+    post_entries(session, clock, drafts)
+    now = clock.now()
+    ids = [b.id for b in bills]
+    for start in range(0, len(ids), 5000):
+        session.execute(
+            update(Bill)
+            .where(Bill.id.in_(ids[start : start + 5000]))
+            .values(status="issued", issued_at=now)
+        )
+    return IssueReport(len(bills), sum(b.total_minor for b in bills))
+
+
+def decide(
+    session: Session, clock: Clock, bill_no: str, *, approve: bool, actor: str, reason: str
+) -> Bill:
+    """A person approves or rejects a bill held for review; the decision is audited."""
+    if not reason.strip():
+        raise InputError("a review decision needs a reason", "pass --reason")
+    bill = repository.bill_by_no(session, bill_no)
+    if bill is None:
+        raise InputError(f"no bill {bill_no}")
+    if bill.status != "in_review":
+        raise InputError(f"bill {bill_no} is {bill.status}, not in review")
+    before = {"status": bill.status}
+    bill.status = "approved" if approve else "cancelled"
+    audit.record(
+        session, clock, actor=actor, action="bill.approve" if approve else "bill.reject",
+        object_type="bill", object_key=bill_no, reason=reason, before=before,
+        after={"status": bill.status},
+    )
+    return bill

@@ -1,0 +1,1 @@
+"""The `m2c` command line: thin over the domain services."""

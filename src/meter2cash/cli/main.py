@@ -1,0 +1,298 @@
+"""`m2c` — meter2cash from the shell. Every step of the spine is its own command."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from meter2cash.billing import issue as billing_issue
+from meter2cash.billing import repository as bill_repository
+from meter2cash.cli import demo as demo_command
+from meter2cash.cli.output import console, errors, print_json, table, yuan
+from meter2cash.core.errors import InputError, M2CError
+from meter2cash.core.money import from_minor
+from meter2cash.core.settings import Settings
+from meter2cash.db.migrate import upgrade
+from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.ledger.aging import BUCKETS
+from meter2cash.ledger.service import aging, trial_balance
+from meter2cash.tariffs.loader import load_catalogue, load_tariff_file
+from meter2cash.workspace import Workspace, open_workspace, today
+
+app = typer.Typer(
+    name="m2c", help="meter2cash: read meters, bill, collect (抄核收).", no_args_is_help=True,
+    pretty_exceptions_enable=False, add_completion=False,
+)
+db_app = typer.Typer(help="The records database.", no_args_is_help=True)
+vee_app = typer.Typer(help="Validation, estimation and editing of meter data.", no_args_is_help=True)
+bill_app = typer.Typer(help="Bill runs, review (复核) and issue (发行).", no_args_is_help=True)
+review_app = typer.Typer(help="Bills held for review.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The receivables ledger.", no_args_is_help=True)
+pay_app = typer.Typer(help="Payments.", no_args_is_help=True)
+tariff_app = typer.Typer(help="Tariffs (电价).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(vee_app, name="vee")
+app.add_typer(bill_app, name="bill")
+bill_app.add_typer(review_app, name="review")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(pay_app, name="pay")
+app.add_typer(tariff_app, name="tariff")
+app.command("demo")(demo_command.demo)
+app.command("simulate")(demo_command.simulate_command)
+app.command("collect")(demo_command.collect_command)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def workspace() -> Workspace:
+    return open_workspace(Settings.from_env())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the records database to the latest schema."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    try:
+        revision = upgrade(engine)
+    finally:
+        engine.dispose()
+    console.print(f"records database at revision [bold]{revision}[/] ({settings.database_url})")
+
+
+@vee_app.command("run")
+def vee_run(
+    first: Annotated[str, typer.Option("--from", help="First freeze day (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last freeze day (YYYY-MM-DD).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate daily register reads and estimate gaps."""
+    from meter2cash.spine import validate
+
+    with workspace() as ws:
+        report = validate(ws, _day(first, "--from"), _day(last, "--to"))
+    if as_json:
+        print_json(report.__dict__ if hasattr(report, "__dict__") else _fields(report))
+        return
+    console.print(table("VEE", ["measure", "count"], list(_fields(report).items())))
+
+
+@bill_app.command("run")
+def bill_run(
+    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Bill every account for one month (determinants, rating, review)."""
+    from meter2cash.billing.cycles import month_period
+    from meter2cash.spine import bill
+
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        period = month_period(year, mon)
+    except ValueError as exc:
+        raise InputError(f"--month {month!r} is not YYYY-MM") from exc
+    with workspace() as ws:
+        report = bill(ws, period)
+    data = {
+        "period_start": period.period_start.isoformat(), "accounts": report.accounts,
+        "billed": report.billed, "in_review": report.in_review,
+        "unbillable": report.unbillable, "amount": str(from_minor(report.amount_minor)),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        console.print(table(f"bill run {month}", ["measure", "value"], list(data.items())))
+
+
+@bill_app.command("issue")
+def bill_issue() -> None:
+    """Issue (发行) every approved bill to the ledger."""
+    from meter2cash.spine import issue
+
+    with workspace() as ws:
+        report = issue(ws)
+    console.print(f"issued {report.issued} bills, {yuan(from_minor(report.amount_minor))}")
+
+
+@review_app.command("list")
+def review_list(as_json: JsonFlag = False, limit: int = 50) -> None:
+    """Bills held for review, with the reasons."""
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        held = bill_repository.bills_with_status(session, "in_review")
+        rows = [
+            (b.bill_no, f"{b.kwh:.2f}", yuan(from_minor(b.total_minor)), b.review_reasons)
+            for b in held
+        ]
+    if as_json:
+        print_json([dict(zip(["bill_no", "kwh", "amount", "reasons"], r, strict=True)) for r in rows])
+        return
+    console.print(table(f"bills in review ({len(rows)})", ["bill", "kWh", "amount", "why"],
+                        rows[:limit]))
+
+
+def _decide(bill_no: str, reason: str, actor: str, approve: bool) -> None:
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        bill = billing_issue.decide(
+            session, ws.clock, bill_no, approve=approve, actor=actor, reason=reason
+        )
+        console.print(f"bill {bill.bill_no} is now {bill.status}")
+
+
+@review_app.command("approve")
+def review_approve(
+    bill_no: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    actor: Annotated[str, typer.Option(help="Who decides.")] = "billing-clerk",
+) -> None:
+    """Approve a held bill; `m2c bill issue` then posts it."""
+    _decide(bill_no, reason, actor, approve=True)
+
+
+@review_app.command("reject")
+def review_reject(
+    bill_no: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    actor: Annotated[str, typer.Option(help="Who decides.")] = "billing-clerk",
+) -> None:
+    """Reject a held bill (it is cancelled; re-bill after fixing the reads)."""
+    _decide(bill_no, reason, actor, approve=False)
+
+
+@pay_app.command("simulate")
+def pay_simulate(as_json: JsonFlag = False) -> None:
+    """Apply the simulated customers' payments against issued bills."""
+    from meter2cash.spine import pay_simulated, simulated_utility
+
+    with workspace() as ws:
+        report = pay_simulated(ws, simulated_utility(ws))
+    data = {
+        "received": report.received, "posted": report.posted, "duplicates": report.duplicates,
+        "amount": str(from_minor(report.amount_minor)),
+        "to_credit": str(from_minor(report.to_credit_minor)),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        console.print(table("payments", ["measure", "value"], list(data.items())))
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(as_json: JsonFlag = False) -> None:
+    """Debits and credits per ledger account; whether every entry balances."""
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        tb = trial_balance(session)
+    rows = [
+        {
+            "code": r.code, "name": r.name, "debit": str(from_minor(r.debit_minor)),
+            "credit": str(from_minor(r.credit_minor)), "balance": str(from_minor(r.balance_minor)),
+        }
+        for r in tb.rows
+    ]
+    if as_json:
+        print_json({"accounts": rows, "balanced": tb.balanced, "currency": "CNY"})
+        return
+    console.print(
+        table("trial balance (CNY)", ["account", "name", "debit", "credit", "balance"],
+              [list(r.values()) for r in rows])
+    )
+    console.print("balanced" if tb.balanced else "[red bold]NOT BALANCED[/]")
+
+
+@app.command("aging")
+def aging_command(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD); default today.")] = None,
+    by: Annotated[str, typer.Option(help="total, zone, class or account.")] = "total",
+    as_json: JsonFlag = False,
+) -> None:
+    """Receivables by age bucket (账龄), days since the bill date."""
+    with workspace() as ws:
+        when = _day(as_of, "--as-of") if as_of else today(ws.clock, ws.settings)
+        with unit_of_work(ws.records) as session:
+            frame = aging(session, when, by)
+    if as_json:
+        print_json(
+            {
+                "as_of": when.isoformat(), "by": by, "currency": "CNY",
+                "buckets": list(BUCKETS),
+                "rows": [
+                    {"group": str(g), **{c: str(from_minor(int(v))) for c, v in row.items()}}
+                    for g, row in frame.iterrows()
+                ],
+            }
+        )
+        return
+    console.print(
+        table(
+            f"aging as of {when} by {by} (CNY)", [by, *BUCKETS, "total"],
+            [[g, *(f"{from_minor(int(v)):,.2f}" for v in row)] for g, row in frame.iterrows()],
+        )
+    )
+
+
+@app.command("status")
+def status_command(as_json: JsonFlag = False) -> None:
+    """Counts, money and ledger health of this data home."""
+    from meter2cash.spine import status
+
+    with workspace() as ws:
+        s = status(ws)
+    if as_json:
+        print_json(s.as_json())
+        return
+    console.print(table("status", ["measure", "value"], list(s.as_json().items())))
+
+
+@tariff_app.command("check")
+def tariff_check(path: Path) -> None:
+    """Validate a tariff file (YAML) and list its versions."""
+    doc = load_tariff_file(path)
+    console.print(
+        f"{doc.code} {doc.name}: "
+        + ", ".join(f"v{v.version} from {v.effective_from}" for v in doc.versions)
+    )
+
+
+@tariff_app.command("list")
+def tariff_list() -> None:
+    """The tariffs in the shipped catalogue."""
+    rows = [
+        (code, doc.customer_class, doc.name, len(doc.versions))
+        for code, doc in sorted(load_catalogue().items())
+    ]
+    console.print(table("tariff catalogue", ["code", "class", "name", "versions"], rows))
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _fields(obj: object) -> dict[str, object]:
+    return {name: getattr(obj, name) for name in getattr(obj, "__slots__", ())}
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except M2CError as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        errors.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,21 @@
+"""Imports every domain's models so metadata (and Alembic) sees all tables."""
+
+from meter2cash.assets import models as assets_models
+from meter2cash.billing import models as billing_models
+from meter2cash.db import audit
+from meter2cash.db.base import Base
+from meter2cash.headend import models as headend_models
+from meter2cash.ledger import models as ledger_models
+from meter2cash.tariffs import models as tariffs_models
+from meter2cash.vee import models as vee_models
+
+__all__ = [
+    "Base",
+    "assets_models",
+    "audit",
+    "billing_models",
+    "headend_models",
+    "ledger_models",
+    "tariffs_models",
+    "vee_models",
+]

@@ -1,0 +1,63 @@
+"""The engine interface and the pieces both engines share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from meter2cash.measurements.schema import SPECS
+from meter2cash.measurements.store import MeasurementStore, check_kind
+
+
+def latest_versions(table: ir.Table, kind: str) -> ir.Table:
+    """Only the highest version per (meter_no, channel, ts); events pass through.
+
+    A window ``max(version)`` filter, which Ibis compiles for every backend.
+    """
+    spec = SPECS[check_kind(kind)]
+    if not spec.versioned:
+        return table
+    latest = table.version.max().over(group_by=[table[k] for k in spec.key])
+    return table.filter(table.version == latest)
+
+
+class BatchEngine(ABC):
+    """A place to run Ibis expressions over the measurement store and small side tables."""
+
+    name: str
+
+    def __init__(self, store: MeasurementStore, backend: Any) -> None:
+        self.store = store
+        self.backend = backend
+
+    def measurements(self, kind: str) -> ir.Table:
+        """Current versions of the store's ``kind`` with ``local_date`` (date) from the path.
+
+        An empty kind is an empty table of the stored schema.
+        """
+        spec = SPECS[check_kind(kind)]
+        if not self.store.has_data(kind):
+            return self.table(f"empty_{kind}", spec.schema.empty_table())
+        raw = self._read_kind(kind)
+        typed = raw.mutate(local_date=raw.local_date.cast("date")).select(*spec.schema.names)
+        return latest_versions(typed, kind)
+
+    @abstractmethod
+    def _read_kind(self, kind: str) -> ir.Table:
+        """Every stored row of ``kind`` (all versions), partition column included."""
+
+    @abstractmethod
+    def table(self, name: str, data: pa.Table) -> ir.Table:
+        """Register a small in-memory table (periods, TOU slots, calendars) as ``name``."""
+
+    def to_arrow(self, expr: ir.Expr) -> pa.Table:
+        """Run ``expr`` and return its result as an Arrow table."""
+        result = self.backend.to_pyarrow(expr)
+        return result if isinstance(result, pa.Table) else pa.table({"value": result})
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine's resources."""

@@ -1,0 +1,1 @@
+"""Head-end: collecting reads from meters and concentrators, and the record of every collection."""

@@ -1,0 +1,1 @@
+"""Receivables ledger: double-entry, append-only journal, payments, aging."""

@@ -1,0 +1,178 @@
+"""All ledger queries. No SQL about the ledger lives anywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from meter2cash.assets.models import Account, Customer, Zone
+from meter2cash.billing.models import Bill
+from meter2cash.ledger.journal import CHART, RECEIVABLE, EntryDraft
+from meter2cash.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
+
+
+def ensure_chart(session: Session) -> dict[str, int]:
+    """Create missing ledger accounts of the chart; return code → id."""
+    existing = dict(session.execute(select(LedgerAccount.code, LedgerAccount.id)).tuples().all())
+    missing = [
+        {"code": code, "name": name, "kind": kind}
+        for code, (name, kind) in CHART.items()
+        if code not in existing
+    ]
+    if missing:
+        session.execute(insert(LedgerAccount), missing)
+        existing = dict(session.execute(select(LedgerAccount.code, LedgerAccount.id)).tuples().all())
+    return existing
+
+
+def existing_source_keys(session: Session, source_type: str, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        found.update(
+            session.scalars(
+                select(JournalEntry.source_key).where(
+                    JournalEntry.source_type == source_type, JournalEntry.source_key.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def insert_entries(
+    session: Session, drafts: Sequence[EntryDraft], chart: dict[str, int], recorded_at: datetime
+) -> list[int]:
+    """Insert entries and their postings in bulk; returns the new entry ids in draft order."""
+    if not drafts:
+        return []
+    rows = [
+        {
+            "source_type": d.source_type,
+            "source_key": d.source_key,
+            "booked_on": d.booked_on,
+            "recorded_at": recorded_at,
+            "description": d.description,
+            "reverses_entry_id": d.reverses_entry_id,
+        }
+        for d in drafts
+    ]
+    ids = list(
+        session.scalars(
+            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True), rows
+        )
+    )
+    postings = [
+        {
+            "entry_id": entry_id,
+            "ledger_account_id": chart[leg.ledger_account],
+            "account_id": leg.account_id,
+            "bill_id": leg.bill_id,
+            "amount_minor": leg.amount_minor,
+            "currency": "CNY",
+        }
+        for entry_id, draft in zip(ids, drafts, strict=True)
+        for leg in draft.legs
+    ]
+    session.execute(insert(Posting), postings)
+    return ids
+
+
+def balances_by_ledger_account(session: Session) -> list[tuple[str, str, int, int]]:
+    """(code, name, debits [fen], credits [fen]) per ledger account, credits positive."""
+    debit = func.coalesce(func.sum(Posting.amount_minor).filter(Posting.amount_minor > 0), 0)
+    credit = func.coalesce(func.sum(-Posting.amount_minor).filter(Posting.amount_minor < 0), 0)
+    stmt = (
+        select(LedgerAccount.code, LedgerAccount.name, debit, credit)
+        .join(Posting, Posting.ledger_account_id == LedgerAccount.id, isouter=True)
+        .group_by(LedgerAccount.code, LedgerAccount.name)
+        .order_by(LedgerAccount.code)
+    )
+    return [(c, n, int(d), int(k)) for c, n, d, k in session.execute(stmt).tuples()]
+
+
+def unbalanced_entry_count(session: Session) -> int:
+    sub = (
+        select(Posting.entry_id)
+        .group_by(Posting.entry_id)
+        .having(func.sum(Posting.amount_minor) != 0)
+        .subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def entries_without_postings(session: Session) -> int:
+    stmt = select(func.count(JournalEntry.id)).where(
+        ~select(Posting.id).where(Posting.entry_id == JournalEntry.id).exists()
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def open_items(session: Session, *, booked_through: date | None = None) -> pd.DataFrame:
+    """Open receivable per bill: account, zone, class, bill date, due date, open [fen]."""
+    receivable_id = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
+    open_minor = func.sum(Posting.amount_minor)
+    stmt = (
+        select(
+            Posting.account_id,
+            Posting.bill_id,
+            open_minor.label("open_minor"),
+        )
+        .where(Posting.ledger_account_id == receivable_id.scalar_subquery())
+        .group_by(Posting.account_id, Posting.bill_id)
+        .having(open_minor != 0)
+    )
+    if booked_through is not None:
+        stmt = stmt.join(JournalEntry, JournalEntry.id == Posting.entry_id).where(
+            JournalEntry.booked_on <= booked_through
+        )
+    items = pd.DataFrame(
+        session.execute(stmt).tuples().all(), columns=["account_id", "bill_id", "open_minor"]
+    )
+    bills = pd.DataFrame(
+        session.execute(
+            select(
+                Bill.id, Bill.bill_date, Bill.due_date, Account.account_no, Zone.code,
+                Customer.customer_class,
+            )
+            .join(Account, Account.id == Bill.account_id)
+            .join(Zone, Zone.id == Account.zone_id)
+            .join(Customer, Customer.id == Account.customer_id)
+            .where(Bill.id.in_(select(Posting.bill_id).where(Posting.bill_id.is_not(None))))
+        ).tuples().all(),
+        columns=["bill_id", "bill_date", "due_date", "account_no", "zone", "customer_class"],
+    )
+    return items.merge(bills, on="bill_id", how="left")
+
+
+def payment_keys_present(
+    session: Session, keys: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    wanted = list(keys)
+    found: set[tuple[str, str]] = set()
+    by_channel: dict[str, list[str]] = {}
+    for channel, txn in wanted:
+        by_channel.setdefault(channel, []).append(txn)
+    for channel, txns in by_channel.items():
+        for start in range(0, len(txns), 5000):
+            chunk = txns[start : start + 5000]
+            found.update(
+                (channel, t)
+                for t in session.scalars(
+                    select(Payment.transaction_id).where(
+                        Payment.channel == channel, Payment.transaction_id.in_(chunk)
+                    )
+                )
+            )
+    return found
+
+
+def payment_totals(session: Session) -> tuple[int, int]:
+    """(number of payments, amount [fen])."""
+    count, amount = session.execute(
+        select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount_minor), 0))
+    ).one()
+    return int(count), int(amount)

@@ -1,0 +1,115 @@
+"""Arrow schemas of the measurement store and the natural key of each kind.
+
+Every stored file holds the columns of its kind's schema except ``local_date``, which is the
+hive partition (``local_date=YYYY-MM-DD`` directory) and is added back by readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import pyarrow as pa
+
+Kind = Literal["register_reads", "intervals", "events"]
+KINDS: Final[tuple[Kind, ...]] = ("register_reads", "intervals", "events")
+
+VALUE_TYPE: Final = pa.decimal128(18, 4)
+"""Stored energy [kWh], reactive energy [kvarh] and register values: 4 decimal places."""
+UTC_TS: Final = pa.timestamp("us", tz="UTC")
+
+READ_TYPES: Final = ("daily_frozen", "on_demand")
+RAW: Final = "raw"
+VERSION_QUALITIES: Final = ("valid", "estimated", "edited")
+"""Qualities a VEE version may carry; ``raw`` is reserved for ingest."""
+
+_VERSIONED_TAIL: Final = [
+    pa.field("local_date", pa.date32(), nullable=False),
+    pa.field("version", pa.int32(), nullable=False),
+    pa.field("quality", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("batch_id", pa.string(), nullable=False),
+    pa.field("ingested_at", UTC_TS, nullable=False),
+]
+
+REGISTER_READS: Final = pa.schema(
+    [
+        pa.field("meter_no", pa.string(), nullable=False),
+        pa.field("channel", pa.string(), nullable=False),
+        pa.field("ts", UTC_TS, nullable=False),
+        pa.field("value", VALUE_TYPE, nullable=False),
+        pa.field("read_type", pa.string(), nullable=False),
+        *_VERSIONED_TAIL,
+    ]
+)
+
+INTERVALS: Final = pa.schema(
+    [
+        pa.field("meter_no", pa.string(), nullable=False),
+        pa.field("channel", pa.string(), nullable=False),
+        pa.field("ts", UTC_TS, nullable=False),
+        pa.field("value", VALUE_TYPE, nullable=False),
+        _VERSIONED_TAIL[0],
+        pa.field("slot", pa.int16(), nullable=False),
+        *_VERSIONED_TAIL[1:],
+    ]
+)
+
+EVENTS: Final = pa.schema(
+    [
+        pa.field("meter_no", pa.string(), nullable=False),
+        pa.field("ts", UTC_TS, nullable=False),
+        pa.field("code", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("local_date", pa.date32(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("ingested_at", UTC_TS, nullable=False),
+    ]
+)
+
+QUARANTINE: Final = pa.schema(
+    [
+        pa.field("kind", pa.string()),
+        pa.field("meter_no", pa.string()),
+        pa.field("channel", pa.string()),
+        pa.field("ts", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field("read_type", pa.string()),
+        pa.field("code", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("batch_id", pa.string()),
+        pa.field("ingested_at", UTC_TS),
+    ]
+)
+"""Rejected rows: the original values as text, why, and where they came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """How one kind is stored: schema, natural key and the payload compared on re-ingest."""
+
+    schema: pa.Schema
+    key: tuple[str, ...]
+    payload: str
+    versioned: bool
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        """Columns inside each Parquet file (the partition column lives in the path)."""
+        return pa.schema([f for f in self.schema if f.name != "local_date"])
+
+    @property
+    def conflict_schema(self) -> pa.Schema:
+        """File schema plus the value already stored under the same key."""
+        return self.file_schema.append(
+            pa.field("existing_value", self.schema.field(self.payload).type)
+        )
+
+
+SPECS: Final[dict[Kind, KindSpec]] = {
+    "register_reads": KindSpec(REGISTER_READS, ("meter_no", "channel", "ts"), "value", True),
+    "intervals": KindSpec(INTERVALS, ("meter_no", "channel", "ts"), "value", True),
+    "events": KindSpec(EVENTS, ("meter_no", "ts", "code"), "detail", False),
+}

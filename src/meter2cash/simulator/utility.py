@@ -1,0 +1,470 @@
+"""The public façade: :func:`build_utility` turns a :class:`UtilitySpec` into a
+:class:`SimulatedUtility` whose head-end data is collected one local day at a time.
+
+Every random draw comes from a generator seeded by (seed, stream, day), so a day's collection is
+the same whichever days were collected before it, and the same seed gives byte-identical tables.
+Days are 96 quarter-hours long: the simulated zones (Asia/Shanghai) observe no daylight saving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from meter2cash.core.errors import InputError
+from meter2cash.core.timezones import local_midnight, zone
+from meter2cash.simulator import calendar, payers
+from meter2cash.simulator.grid import Grid, build_grid
+from meter2cash.simulator.loads import (
+    RESIDENTIAL,
+    SLOTS,
+    reactive_intervals,
+    true_intervals,
+)
+from meter2cash.simulator.meters import (
+    DRIFT_EVENT_THRESHOLD_S,
+    NEVER,
+    THEFT_KINDS,
+    FaultPlan,
+    draw_faults,
+    rate_onehot,
+)
+from meter2cash.simulator.outages import Outages, draw_outages
+from meter2cash.simulator.weather import daily_temperature
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Independent random streams, each seeded by (seed, stream[, day]).
+_GRID, _WEATHER, _FAULTS, _PAYERS, _LOADS, _OUTAGES, _READS, _EVENTS = range(8)
+_US: Final = 1_000_000
+_SLOT_US: Final = 900 * _US
+REGISTER_CHANNELS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
+DUPLICATE_SHARE: Final = 0.001
+"""Share of register rows the head-end delivers twice [-]."""
+CONCENTRATOR_DOWN_PROBABILITY: Final = 0.002
+"""Chance that a concentrator collects nothing on a given day [-]."""
+SPURIOUS_BOX_OPEN_PROBABILITY: Final = 0.0002
+"""Chance per meter-day of a legitimate terminal-box opening (field work) [-]."""
+
+REGISTER_SCHEMA: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("channel", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("value", pa.float64()),
+        ("read_type", pa.string()),
+    ]
+)
+INTERVAL_SCHEMA: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("channel", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("value", pa.float64()),
+    ]
+)
+EVENT_SCHEMA: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("code", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(list(keys)))
+
+
+@dataclass(frozen=True)
+class UtilitySpec:
+    """What to simulate: ``accounts`` customer accounts for ``days`` local days from ``start``."""
+
+    seed: int = 2026
+    accounts: int = 3000
+    start: date = date(2026, 7, 1)
+    days: int = 92
+    timezone: str = "Asia/Shanghai"
+
+    def fingerprint(self) -> str:
+        """Stable identity of the simulated utility, e.g. ``sim:seed=2026:accounts=3000:…``."""
+        return (
+            f"sim:seed={self.seed}:accounts={self.accounts}:start={self.start.isoformat()}"
+            f":days={self.days}:tz={self.timezone}"
+        )
+
+    @property
+    def end(self) -> date:
+        """The first local day after the simulation."""
+        return self.start + timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class DayCollection:
+    """What the head-end received for local ``day``: the daily freeze at the end of the day
+    (local midnight starting ``day + 1``) and the day's 96 intervals."""
+
+    day: date
+    register_reads: pa.Table
+    intervals: pa.Table
+    events: pa.Table
+    meters_expected: int
+    meters_read: int
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Labels the system never reads; only scorers do."""
+
+    theft: pd.DataFrame
+    failures: pd.DataFrame
+    clock_drift: pd.DataFrame
+    payers: pd.DataFrame
+    true_daily_kwh: pd.DataFrame
+
+    def write(self, directory: Path) -> None:
+        """One Parquet file per label table, named after it, in ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("theft", "failures", "clock_drift", "payers", "true_daily_kwh"):
+            frame: pd.DataFrame = getattr(self, name)
+            frame.to_parquet(directory / f"{name}.parquet", index=False)
+
+
+@dataclass(frozen=True)
+class _DayEnergy:
+    true_kwh: FloatArray
+    """True primary energy per meter and slot [kWh], (meters, 96); supply rows included."""
+    outages: Outages
+
+
+class SimulatedUtility:
+    """A synthetic utility: asset tables, weather, and head-end data by day."""
+
+    def __init__(self, spec: UtilitySpec, grid: Grid) -> None:
+        self.spec = spec
+        self._grid = grid
+        self._tz = zone(spec.timezone)
+        self._dates = [spec.start + timedelta(days=d) for d in range(spec.days)]
+        self._day_type = calendar.day_type_index(self._dates)
+        self._temp = daily_temperature(spec.start, spec.days, _rng(spec.seed, _WEATHER))
+        n = len(grid.meters)
+        customers = grid.customer_count
+        three_phase = grid.loads.customer_class != RESIDENTIAL
+        self._faults: FaultPlan = draw_faults(
+            _rng(spec.seed, _FAULTS), n, customers, three_phase, spec.days
+        )
+        self._behaviour = payers.draw_behaviours(_rng(spec.seed, _PAYERS), customers)
+        self._meter_no = pa.array(grid.meters["meter_no"].tolist(), pa.string())
+
+        rates = np.empty((spec.days, n, 4))
+        reverse = np.empty((spec.days, n))
+        self._true_daily = np.empty((spec.days, n))
+        for d in range(spec.days):
+            energy = self._energy(d).true_kwh
+            daily = energy.sum(axis=1)
+            self._true_daily[d] = daily
+            to_meter = self._faults.forward_factor(d) / grid.multiplier
+            rates[d] = (energy @ rate_onehot(self._dates[d].month)) * to_meter[:, None]
+            reverse[d] = daily * self._faults.reverse_factor(d) / grid.multiplier
+        self._rate_registers = grid.registers_at_start + np.cumsum(rates, axis=0)
+        self._reverse_register = np.cumsum(reverse, axis=0)
+
+    # Asset tables -------------------------------------------------------------------------
+    @property
+    def zones(self) -> pd.DataFrame:
+        """code, name."""
+        return self._grid.zones
+
+    @property
+    def transformer_areas(self) -> pd.DataFrame:
+        """code, zone_code, name, capacity_kva [kVA], technical_loss_pct [%]."""
+        return self._grid.transformer_areas
+
+    @property
+    def concentrators(self) -> pd.DataFrame:
+        """code, transformer_area_code, address (12 digits), channel ('plc' | 'rf')."""
+        return self._grid.concentrators
+
+    @property
+    def routes(self) -> pd.DataFrame:
+        """code, zone_code, read_day."""
+        return self._grid.routes
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """customer_no, name, customer_class."""
+        return self._grid.customers
+
+    @property
+    def accounts(self) -> pd.DataFrame:
+        """account_no, customer_no, zone_code, route_code, tariff_code, household_size
+        (0 for businesses), payment_terms_days [d], opened_on."""
+        return self._grid.accounts
+
+    @property
+    def service_points(self) -> pd.DataFrame:
+        """code, account_no (None for supply points), transformer_area_code,
+        concentrator_code, role ('customer' | 'supply'), contracted_kva [kVA] (NaN if none)."""
+        return self._grid.service_points
+
+    @property
+    def meters(self) -> pd.DataFrame:
+        """meter_no, address, service_point_code, protocol, ct_ratio, pt_ratio, register_digits,
+        records_intervals, installed_at (UTC), initial_read_kwh [kWh, meter side]."""
+        return self._grid.meters
+
+    @property
+    def temperature(self) -> pd.DataFrame:
+        """local_date, temp_c [°C, daily mean]."""
+        return pd.DataFrame({"local_date": self._dates, "temp_c": self._temp})
+
+    def day_types(self) -> pd.DataFrame:
+        """local_date, day_type ('workday' | 'weekend' | 'holiday') of the simulated days."""
+        kinds = np.array(calendar.DAY_TYPES)[self._day_type]
+        return pd.DataFrame({"local_date": self._dates, "day_type": kinds})
+
+    # Energy -------------------------------------------------------------------------------
+    def _energy(self, d: int) -> _DayEnergy:
+        """True energy of day index ``d``: customers' loads, interrupted by outages, and each
+        area's supply = its customers' sum × (1 + technical loss)."""
+        grid = self._grid
+        customers = true_intervals(
+            grid.loads, int(self._day_type[d]), float(self._temp[d]), _rng(self.spec.seed, _LOADS, d)
+        )
+        areas = len(grid.area_loss)
+        outages = draw_outages(_rng(self.spec.seed, _OUTAGES, d), areas)
+        if len(outages.area):
+            customers *= outages.powered_fraction(areas)[grid.meter_area[: len(customers)]]
+        supply = np.add.reduceat(customers, grid.area_first_customer, axis=0)
+        supply *= (1 + grid.area_loss)[:, None]
+        return _DayEnergy(np.concatenate([customers, supply]), outages)
+
+    # Collection ---------------------------------------------------------------------------
+    def _day_index(self, day: date) -> int:
+        d = (day - self.spec.start).days
+        if not 0 <= d < self.spec.days:
+            raise InputError(
+                f"{day.isoformat()} is outside the simulation",
+                f"collect a day from {self.spec.start} to {self.spec.end - timedelta(days=1)}",
+            )
+        return d
+
+    def _read_ok(self, d: int) -> npt.NDArray[np.bool_]:
+        """Meters whose daily freeze (and curve) reached the head-end on day index ``d``."""
+        grid = self._grid
+        rng = _rng(self.spec.seed, _READS, d)
+        concentrator_up = rng.random(len(grid.read_success)) >= CONCENTRATOR_DOWN_PROBABILITY
+        conc = grid.meter_concentrator
+        success = rng.random(len(conc)) < grid.read_success[conc]
+        return success & concentrator_up[conc] & ~self._faults.silent(d)
+
+    def collect_day(self, day: date) -> DayCollection:
+        """Everything the head-end received for local ``day``."""
+        d = self._day_index(day)
+        energy = self._energy(d)
+        read = self._read_ok(d)
+        start_us = int(local_midnight(day, self._tz).timestamp()) * _US
+        freeze_us = int(local_midnight(day + timedelta(days=1), self._tz).timestamp()) * _US
+        rng = _rng(self.spec.seed, _EVENTS, d)
+        return DayCollection(
+            day=day,
+            register_reads=self._register_table(d, read, freeze_us, rng),
+            intervals=self._interval_table(d, read, energy.true_kwh, start_us),
+            events=self._event_table(d, read, energy.outages, start_us, freeze_us, rng),
+            meters_expected=len(read),
+            meters_read=int(read.sum()),
+        )
+
+    def _register_table(
+        self, d: int, read: npt.NDArray[np.bool_], freeze_us: int, rng: np.random.Generator
+    ) -> pa.Table:
+        meters = np.flatnonzero(read)
+        rates = np.round(self._rate_registers[d, meters], 2)
+        total = np.round(rates.sum(axis=1), 2)
+        values = np.column_stack([total, rates, np.round(self._reverse_register[d, meters], 2)])
+        channels = len(REGISTER_CHANNELS)
+        meter_idx = np.repeat(meters, channels)
+        channel_idx = np.tile(np.arange(channels), len(meters))
+        flat = values.ravel()
+        again = np.flatnonzero(rng.random(len(flat)) < DUPLICATE_SHARE)
+        meter_idx = np.concatenate([meter_idx, meter_idx[again]])
+        channel_idx = np.concatenate([channel_idx, channel_idx[again]])
+        flat = np.concatenate([flat, flat[again]])
+        rows = len(flat)
+        return pa.table(
+            [
+                self._meter_no.take(meter_idx),
+                pa.array(REGISTER_CHANNELS, pa.string()).take(channel_idx),
+                pa.array(np.full(rows, freeze_us, dtype=np.int64), pa.timestamp("us", tz="UTC")),
+                pa.array(flat, pa.float64()),
+                pa.array(["daily_frozen"], pa.string()).take(np.zeros(rows, dtype=np.int64)),
+            ],
+            schema=REGISTER_SCHEMA,
+        )
+
+    def _interval_table(
+        self, d: int, read: npt.NDArray[np.bool_], true_kwh: FloatArray, start_us: int
+    ) -> pa.Table:
+        grid = self._grid
+        meters = np.flatnonzero(read & grid.records_intervals)
+        to_meter = self._faults.forward_factor(d)[meters] / grid.multiplier[meters]
+        recorded = true_kwh[meters] * to_meter[:, None]
+        tan_phi = np.concatenate([grid.loads.tan_phi, grid.supply_tan_phi])[meters]
+        kvarh = reactive_intervals(recorded, tan_phi)
+        values = np.concatenate([np.round(recorded, 4).ravel(), np.round(kvarh, 4).ravel()])
+        meter_idx = np.tile(np.repeat(meters, SLOTS), 2)
+        channel_idx = np.repeat(np.arange(2), len(meters) * SLOTS)
+        slot_us = start_us + np.arange(SLOTS, dtype=np.int64) * _SLOT_US
+        ts = np.tile(slot_us, 2 * len(meters))
+        return pa.table(
+            [
+                self._meter_no.take(meter_idx),
+                pa.array(["kWh", "kvarh"], pa.string()).take(channel_idx),
+                pa.array(ts, pa.timestamp("us", tz="UTC")),
+                pa.array(values, pa.float64()),
+            ],
+            schema=INTERVAL_SCHEMA,
+        )
+
+    def _event_table(
+        self,
+        d: int,
+        read: npt.NDArray[np.bool_],
+        outages: Outages,
+        start_us: int,
+        freeze_us: int,
+        rng: np.random.Generator,
+    ) -> pa.Table:
+        grid, faults = self._grid, self._faults
+        n = len(read)
+        meter_parts: list[IntArray] = []
+        ts_parts: list[IntArray] = []
+        codes: list[npt.NDArray[np.str_]] = []
+        details: list[npt.NDArray[np.str_]] = []
+
+        def add(meters: IntArray, ts: IntArray, code: str, detail: npt.NDArray[np.str_]) -> None:
+            meter_parts.append(meters)
+            ts_parts.append(ts)
+            codes.append(np.full(len(meters), code))
+            details.append(detail)
+
+        # Outages: every meter of the area logs power-down and power-up (a few seconds apart).
+        for area, down_s, up_s in zip(outages.area, outages.start_s, outages.end_s, strict=True):
+            members = np.flatnonzero(grid.meter_area == area)
+            jitter = rng.integers(0, 5 * _US, (2, len(members)))
+            minutes = np.full(len(members), f"outage {(up_s - down_s) // 60} min")
+            add(members, start_us + down_s * _US + jitter[0], "power_down", minutes)
+            add(members, start_us + up_s * _US + jitter[1], "power_up", minutes)
+
+        # Tampering near the start of a theft, and reverse energy while wiring is reversed.
+        tampered = np.flatnonzero(faults.tamper_day == d)
+        for code in np.unique(faults.tamper_code[tampered]):
+            who = tampered[faults.tamper_code[tampered] == code]
+            at = start_us + rng.integers(0, 86_400 * _US, len(who))
+            add(who, at, str(code), np.full(len(who), "tamper detected"))
+        reversing = np.flatnonzero((faults.theft_kind == 2) & (d >= faults.theft_start))
+        at = start_us + rng.integers(6 * 3600 * _US, 20 * 3600 * _US, len(reversing))
+        add(reversing, at, "reverse_energy", np.full(len(reversing), "reverse active power"))
+
+        # Field work opens terminal boxes on honest meters too.
+        opened = np.flatnonzero(rng.random(n) < SPURIOUS_BOX_OPEN_PROBABILITY)
+        at = start_us + rng.integers(9 * 3600 * _US, 17 * 3600 * _US, len(opened))
+        add(opened, at, "terminal_box_open", np.full(len(opened), "terminal cover opened"))
+
+        # Clock error found when the head-end reads the meter after midnight.
+        offset = faults.clock_offset_s(d)
+        drifted = np.flatnonzero(np.abs(offset) > DRIFT_EVENT_THRESHOLD_S)
+        at = freeze_us + rng.integers(60 * _US, 3600 * _US, len(drifted))
+        add(drifted, at, "clock_drift", np.array([f"offset {o:+.0f} s" for o in offset[drifted]]))
+
+        meters = np.concatenate(meter_parts)
+        ts = np.concatenate(ts_parts)
+        keep = read[meters]
+        meters, ts = meters[keep], ts[keep]
+        code_arr = np.concatenate(codes)[keep]
+        detail_arr = np.concatenate(details)[keep]
+        order = np.lexsort((meters, ts))
+        return pa.table(
+            [
+                self._meter_no.take(meters[order]),
+                pa.array(ts[order], pa.timestamp("us", tz="UTC")),
+                pa.array(code_arr[order].tolist(), pa.string()),
+                pa.array(detail_arr[order].tolist(), pa.string()),
+            ],
+            schema=EVENT_SCHEMA,
+        )
+
+    # Labels and payments ------------------------------------------------------------------
+    def ground_truth(self) -> GroundTruth:
+        """Theft, failures, clock drift, payer behaviour and true daily consumption."""
+        faults, meter_no = self._faults, self._grid.meters["meter_no"].to_numpy()
+        start = self.spec.start
+
+        def dates(days: IntArray) -> list[date]:
+            return [start + timedelta(days=int(x)) for x in days]
+
+        thieves = np.flatnonzero(faults.theft_kind >= 0)
+        theft = pd.DataFrame(
+            {
+                "meter_no": meter_no[thieves],
+                "kind": np.array(THEFT_KINDS)[faults.theft_kind[thieves]],
+                "start": dates(faults.theft_start[thieves]),
+                "factor": faults.theft_factor[thieves],
+            }
+        )
+        dead = np.flatnonzero(faults.dead_from < NEVER)
+        lost = np.flatnonzero(faults.comm_loss_first < NEVER)
+        failures = pd.DataFrame(
+            {
+                "meter_no": np.concatenate([meter_no[dead], meter_no[lost]]),
+                "start": dates(faults.dead_from[dead]) + dates(faults.comm_loss_first[lost]),
+                "end": [pd.NaT] * len(dead) + dates(faults.comm_loss_last[lost]),
+                "kind": ["dead"] * len(dead) + ["comm_loss"] * len(lost),
+            }
+        )
+        drifting = np.flatnonzero(faults.drift_s_per_day != 0)
+        clock_drift = pd.DataFrame(
+            {"meter_no": meter_no[drifting], "drift_s_per_day": faults.drift_s_per_day[drifting]}
+        )
+        payer_labels = pd.DataFrame(
+            {
+                "account_no": self._grid.accounts["account_no"].to_numpy(),
+                "behaviour": np.array(payers.BEHAVIOURS)[self._behaviour],
+            }
+        )
+        days, meters = self._true_daily.shape
+        true_daily = pd.DataFrame(
+            {
+                "meter_no": np.tile(meter_no, days),
+                "local_date": np.repeat(np.array(self._dates, dtype=object), meters),
+                "kwh": np.round(self._true_daily.ravel(), 4),
+            }
+        )
+        return GroundTruth(theft, failures, clock_drift, payer_labels, true_daily)
+
+    def simulate_payments(self, bills: pd.DataFrame) -> pd.DataFrame:
+        """Payments for ``bills`` (account_no, bill_no, total_minor [fen], bill_date, due_date)
+        received by the last simulated day: account_no, bill_no, amount_minor [fen],
+        received_on, channel, transaction_id."""
+        behaviour = dict(
+            zip(self._grid.accounts["account_no"].tolist(), self._behaviour.tolist(), strict=True)
+        )
+        last_day = self.spec.end - timedelta(days=1)
+        return payers.simulate_payments(bills, behaviour, self.spec.fingerprint(), last_day)
+
+
+def build_utility(spec: UtilitySpec) -> SimulatedUtility:
+    """Build the utility ``spec`` describes (assets, weather, faults, registers)."""
+    if spec.accounts < 1 or spec.days < 1:
+        raise InputError("a simulated utility needs at least one account and one day")
+    grid = build_grid(_rng(spec.seed, _GRID), spec.accounts, spec.start, spec.days, zone(spec.timezone))
+    return SimulatedUtility(spec, grid)
