@@ -32,7 +32,7 @@ from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, 
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.vee.service import VeeReport, run_vee
-from meter2cash.workspace import SIMULATION_FILE, Workspace, simulation_window
+from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
 
 Progress = Callable[[], None]
 
@@ -63,6 +63,7 @@ def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
     ws.settings.home.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(described))
     sim.ground_truth().write(ws.settings.ground_truth_dir)
+    ws.clock = clock_for(ws.settings)
     return sim
 
 

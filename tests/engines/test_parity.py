@@ -55,8 +55,12 @@ def _build_store(root: Path) -> MeasurementStore:
     table = pa.table({**rows, "ts": pa.array(rows["ts"], UTC_US)})
     assert store.ingest_intervals(table, source="test:sim").accepted == table.num_rows
     fix = pa.table(
-        {"meter_no": [METERS[0]], "channel": ["kWh"], "ts": pa.array([ts[40]], UTC_US),
-         "value": [99.5]}
+        {
+            "meter_no": [METERS[0]],
+            "channel": ["kWh"],
+            "ts": pa.array([ts[40]], UTC_US),
+            "value": [99.5],
+        }
     )
     assert store.write_versions("intervals", fix, quality="edited", source="vee:test").accepted
 
@@ -68,8 +72,12 @@ def _build_store(root: Path) -> MeasurementStore:
             if m == 2 and d == 7:
                 continue  # a frozen read the meter never sent
             for channel, value in (
-                ("A+", total[d]), ("A+1", total[d] * 0.1), ("A+2", total[d] * 0.3),
-                ("A+3", total[d] * 0.4), ("A+4", total[d] * 0.2), ("A-", 0.0),
+                ("A+", total[d]),
+                ("A+1", total[d] * 0.1),
+                ("A+2", total[d] * 0.3),
+                ("A+3", total[d] * 0.4),
+                ("A+4", total[d] * 0.2),
+                ("A-", 0.0),
             ):
                 reads["meter_no"].append(meter)
                 reads["channel"].append(channel)
@@ -99,9 +107,15 @@ def _side_tables(engine: BatchEngine) -> tuple[Any, Any, Any]:
                 for slot in range(96):
                     hour = slot // 4
                     period = (
-                        "deep_valley" if hour < 4 else "valley" if hour < 8
-                        else "sharp" if (hour in (19, 20) and day_type == "workday")
-                        else "peak" if 8 <= hour < 22 else "flat"
+                        "deep_valley"
+                        if hour < 4
+                        else "valley"
+                        if hour < 8
+                        else "sharp"
+                        if (hour in (19, 20) and day_type == "workday")
+                        else "peak"
+                        if 8 <= hour < 22
+                        else "flat"
                     )
                     if schedule == "residential" and period == "deep_valley":
                         period = "valley"
@@ -112,8 +126,10 @@ def _side_tables(engine: BatchEngine) -> tuple[Any, Any, Any]:
                     ):
                         slots[key].append(value)
     calendar = pa.table(
-        {"local_date": pa.array([date(2024, 2, 1), date(2024, 1, 27)]),
-         "day_type": ["holiday", "workday"]}
+        {
+            "local_date": pa.array([date(2024, 2, 1), date(2024, 1, 27)]),
+            "day_type": ["holiday", "workday"],
+        }
     )
     return (
         engine.table("periods", periods),
@@ -152,9 +168,7 @@ def _intervals(engine: BatchEngine) -> list[dict[str, Any]]:
 def _registers(engine: BatchEngine) -> list[dict[str, Any]]:
     periods, _, _ = _side_tables(engine)
     expr = register_determinants(engine.measurements("register_reads"), periods)
-    return sorted(
-        engine.to_arrow(expr).to_pylist(), key=lambda r: (r["account_no"], r["channel"])
-    )
+    return sorted(engine.to_arrow(expr).to_pylist(), key=lambda r: (r["account_no"], r["channel"]))
 
 
 def test_interval_determinants_on_duckdb_add_up(duck: BatchEngine, store: MeasurementStore) -> None:
@@ -196,9 +210,13 @@ def test_missing_register_read_is_flagged(duck: BatchEngine) -> None:
     periods = duck.table(
         "short_periods",
         pa.table(
-            {"meter_no": [METERS[2]], "account_no": ["A2"],
-             "period_start": [date(2024, 1, 26)], "period_end": [date(2024, 1, 31)],
-             "multiplier": pa.array([30], pa.int32())}
+            {
+                "meter_no": [METERS[2]],
+                "account_no": ["A2"],
+                "period_start": [date(2024, 1, 26)],
+                "period_end": [date(2024, 1, 31)],
+                "multiplier": pa.array([30], pa.int32()),
+            }
         ),
     )
     rows = duck.to_arrow(

@@ -20,9 +20,7 @@ def utility() -> SimulatedUtility:
 
 @pytest.fixture(scope="session")
 def collections(utility: SimulatedUtility) -> list[DayCollection]:
-    return [
-        utility.collect_day(utility.spec.start + timedelta(days=d)) for d in range(SMALL.days)
-    ]
+    return [utility.collect_day(utility.spec.start + timedelta(days=d)) for d in range(SMALL.days)]
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +38,4 @@ def meter_classes(utility: SimulatedUtility) -> pd.DataFrame:
     frame = frame.merge(utility.accounts, on="account_no", how="left")
     frame = frame.merge(utility.customers, on="customer_no", how="left")
     frame["multiplier"] = frame["ct_ratio"] * frame["pt_ratio"]
-    return frame[
-        ["meter_no", "role", "customer_class", "multiplier", "transformer_area_code"]
-    ]
+    return frame[["meter_no", "role", "customer_class", "multiplier", "transformer_area_code"]]

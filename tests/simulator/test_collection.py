@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -10,8 +11,7 @@ import pyarrow as pa
 import pytest
 
 from meter2cash.core.errors import InputError
-from meter2cash.simulator import DayCollection, SimulatedUtility, UtilitySpec, build_utility
-from tests.simulator.conftest import SMALL
+from meter2cash.simulator import DayCollection, SimulatedUtility, build_utility
 
 
 def _wide(registers: pd.DataFrame) -> pd.DataFrame:
@@ -65,9 +65,7 @@ def test_supply_meter_is_customers_truth_plus_technical_loss(
     utility: SimulatedUtility, meter_classes: pd.DataFrame
 ) -> None:
     truth = utility.ground_truth().true_daily_kwh.merge(meter_classes, on="meter_no")
-    truth = truth.merge(
-        utility.transformer_areas, left_on="transformer_area_code", right_on="code"
-    )
+    truth = truth.merge(utility.transformer_areas, left_on="transformer_area_code", right_on="code")
     customers = truth[truth["role"] == "customer"]
     expected = customers.groupby(["transformer_area_code", "local_date"]).agg(
         kwh=("kwh", "sum"), loss=("technical_loss_pct", "first")
@@ -76,11 +74,12 @@ def test_supply_meter_is_customers_truth_plus_technical_loss(
     supply = truth[truth["role"] == "supply"].set_index(["transformer_area_code", "local_date"])
     assert np.allclose(supply["kwh"], expected[supply.index], rtol=1e-6)
 
-    day = utility.collect_day(SMALL.start).intervals.to_pandas()
+    start = utility.spec.start
+    day = utility.collect_day(start).intervals.to_pandas()
     recorded = day[day["channel"] == "kWh"].merge(meter_classes, on="meter_no")
     recorded = recorded[recorded["role"] == "supply"]
     primary = (recorded["value"] * recorded["multiplier"]).groupby(recorded["meter_no"]).sum()
-    first_day = truth[(truth["local_date"] == SMALL.start) & (truth["role"] == "supply")]
+    first_day = truth[(truth["local_date"] == start) & (truth["role"] == "supply")]
     assert np.allclose(primary, first_day.set_index("meter_no")["kwh"][primary.index], rtol=1e-3)
 
 
@@ -99,7 +98,7 @@ def test_failed_meters_go_silent(
     failures = utility.ground_truth().failures
     assert set(failures["kind"]) == {"dead", "comm_loss"}
     for row in failures.itertuples():
-        last = row.end if row.kind == "comm_loss" else SMALL.end - timedelta(days=1)
+        last = row.end if row.kind == "comm_loss" else utility.spec.end - timedelta(days=1)
         for c in collections:
             if row.start <= c.day <= last:
                 assert row.meter_no not in c.register_reads.column("meter_no").to_pylist()
@@ -115,6 +114,7 @@ def test_theft_meters_record_less_than_truth(
     plus = plus.sort_values("ts")
     plus["kwh"] = plus.groupby("meter_no")["value"].diff() * plus["multiplier"]
     daily = plus.merge(truth.true_daily_kwh, on=["meter_no", "local_date"], suffixes=("", "_true"))
+    checked = 0
     for theft in truth.theft.itertuples():
         after = daily[(daily["meter_no"] == theft.meter_no) & (daily["local_date"] > theft.start)]
         consecutive = after.dropna(subset=["kwh"])
@@ -122,6 +122,8 @@ def test_theft_meters_record_less_than_truth(
             ratio = consecutive["kwh"].sum() / consecutive["kwh_true"].sum()
             assert ratio < 0.9
             assert ratio == pytest.approx(theft.factor, abs=0.05)
+            checked += 1
+    assert checked >= 1
 
 
 def test_events_are_known_codes(collections: list[DayCollection]) -> None:
@@ -139,20 +141,24 @@ def test_events_are_known_codes(collections: list[DayCollection]) -> None:
     assert "clock_drift" in codes
 
 
-def test_same_seed_gives_identical_days_in_any_order(collections: list[DayCollection]) -> None:
-    again = build_utility(SMALL)
-    later_first = again.collect_day(SMALL.start + timedelta(days=3))
+def test_same_seed_gives_identical_days_in_any_order(
+    utility: SimulatedUtility, collections: list[DayCollection]
+) -> None:
+    again = build_utility(utility.spec)
+    later_first = again.collect_day(utility.spec.start + timedelta(days=3))
     assert later_first.register_reads.equals(collections[3].register_reads)
     assert later_first.intervals.equals(collections[3].intervals)
     assert later_first.events.equals(collections[3].events)
     pd.testing.assert_frame_equal(
-        again.ground_truth().true_daily_kwh, build_utility(SMALL).ground_truth().true_daily_kwh
+        again.ground_truth().true_daily_kwh, utility.ground_truth().true_daily_kwh
     )
 
 
-def test_other_seed_gives_other_data(collections: list[DayCollection]) -> None:
-    other = build_utility(UtilitySpec(seed=8, accounts=300, start=SMALL.start, days=SMALL.days))
-    assert not other.collect_day(SMALL.start).register_reads.equals(
+def test_other_seed_gives_other_data(
+    utility: SimulatedUtility, collections: list[DayCollection]
+) -> None:
+    other = build_utility(replace(utility.spec, seed=utility.spec.seed + 1))
+    assert not other.collect_day(utility.spec.start).register_reads.equals(
         collections[0].register_reads
     )
 
@@ -161,4 +167,4 @@ def test_days_outside_the_simulation_are_refused(utility: SimulatedUtility) -> N
     with pytest.raises(InputError):
         utility.collect_day(date(2026, 6, 30))
     with pytest.raises(InputError):
-        utility.collect_day(SMALL.end)
+        utility.collect_day(utility.spec.end)

@@ -44,7 +44,9 @@ def test_summer_air_conditioning_raises_residential_load(utility: SimulatedUtili
 
 def test_commercial_power_factor_spread(utility: SimulatedUtility) -> None:
     frames = [utility.collect_day(utility.spec.start).intervals.to_pandas()]
-    day = pd.concat(frames).pivot_table(index="meter_no", columns="channel", values="value", aggfunc="sum")
+    day = pd.concat(frames).pivot_table(
+        index="meter_no", columns="channel", values="value", aggfunc="sum"
+    )
     power_factor = day["kWh"] / (day["kWh"] ** 2 + day["kvarh"] ** 2) ** 0.5
     assert power_factor.between(0.78, 0.98).all()
     assert power_factor.max() - power_factor.min() > 0.08

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from itertools import pairwise
 from typing import Any
@@ -17,6 +18,7 @@ from meter2cash.tariffs.schema import (
     SLOTS_PER_DAY,
     TOU_PERIODS,
     TariffDocument,
+    TariffVersion,
     TouSchedule,
     period_of,
     tariff_json_schema,
@@ -169,3 +171,11 @@ def test_json_schema_describes_the_document() -> None:
         "pf_adjustment",
         "funds",
     }
+
+
+@pytest.mark.parametrize("code", ["RES-TIER-ZJ", "RES-TOU-TIER", "COM-TOU", "IND-TWO-PART"])
+def test_versions_survive_a_json_round_trip(code: str) -> None:
+    """Tariff records store ``model_dump(mode="json")``; reading it back gives the same version."""
+    for version in load_catalogue()[code].versions:
+        stored = json.loads(json.dumps(version.model_dump(mode="json")))
+        assert TariffVersion.model_validate(stored) == version

@@ -177,9 +177,11 @@ def register_determinants(
     )
     start = daily.select("meter_no", "channel", period_start="local_date", start_read="reading")
     end = daily.select("meter_no", "channel", end_day="local_date", end_read="reading")
-    with_start = per_channel.left_join(start, ["meter_no", "channel", "period_start"]).select(
-        *PERIOD_KEY, "multiplier", "channel", "end_day", "start_read"
-    ).view()
+    with_start = (
+        per_channel.left_join(start, ["meter_no", "channel", "period_start"])
+        .select(*PERIOD_KEY, "multiplier", "channel", "end_day", "start_read")
+        .view()
+    )
     both = with_start.left_join(end, ["meter_no", "channel", "end_day"])
     return both.select(
         *(with_start[k] for k in PERIOD_KEY),

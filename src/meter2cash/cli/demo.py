@@ -20,7 +20,8 @@ from meter2cash.simulator import UtilitySpec
 from meter2cash.workspace import open_workspace, today
 
 DEFAULT_START = date(2026, 6, 30)
-DEFAULT_DAYS = 93  # 30 Jun … 30 Sep: July, August and September billed
+DEFAULT_DAYS = 96
+"""30 Jun – 3 Oct: July, August and September billed; September's bills are dated 3 Oct."""
 
 Seed = Annotated[int, typer.Option(help="Simulator seed (same seed, same utility).")]
 Accounts = Annotated[int, typer.Option(help="Customer accounts to simulate.")]

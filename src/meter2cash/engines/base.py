@@ -15,13 +15,16 @@ from meter2cash.measurements.store import MeasurementStore, check_kind
 def latest_versions(table: ir.Table, kind: str) -> ir.Table:
     """Only the highest version per (meter_no, channel, ts); events pass through.
 
-    A window ``max(version)`` filter, which Ibis compiles for every backend.
+    A window ``max(version)`` computed as a column, then filtered on: Ibis's PySpark
+    compiler mis-scopes a window placed directly inside a filter.
     """
     spec = SPECS[check_kind(kind)]
     if not spec.versioned:
         return table
-    latest = table.version.max().over(group_by=[table[k] for k in spec.key])
-    return table.filter(table.version == latest)
+    marked = table.mutate(
+        _latest_version=table.version.max().over(group_by=[table[k] for k in spec.key])
+    )
+    return marked.filter(marked.version == marked._latest_version).drop("_latest_version")
 
 
 class BatchEngine(ABC):

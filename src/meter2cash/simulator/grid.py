@@ -116,7 +116,7 @@ def _unique_digits(rng: np.random.Generator, n: int, digits: int = 12) -> list[s
 def _area_sizes(rng: np.random.Generator, accounts: int, areas: int) -> IntArray:
     """Customers per area [-]: drawn around 40–150 and summing to ``accounts``."""
     weights = rng.uniform(40, 150, areas)
-    sizes = np.floor(weights / weights.sum() * accounts).astype(np.int64)
+    sizes: IntArray = np.floor(weights / weights.sum() * accounts).astype(np.int64)
     sizes[: accounts - sizes.sum()] += 1
     return sizes
 

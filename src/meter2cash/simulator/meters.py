@@ -8,10 +8,14 @@ a communication-loss stretch keeps registering but is not read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from meter2cash.tariffs.loader import load_catalogue
+from meter2cash.tariffs.schema import period_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -49,13 +53,38 @@ _TAMPER_CODES: Final = (
 )
 
 
-def rate_onehot(month: int) -> FloatArray:
-    """Slot-to-rate matrix [-] for ``month``, shape (96, 4): energy @ onehot = rate energy."""
+_RATE_OF_PERIOD: Final = {"sharp": 0, "peak": 1, "flat": 2, "valley": 3, "deep_valley": 3}
+"""Register of each tariff TOU period: A+1 尖, A+2 峰, A+3 平, A+4 谷 (深谷 counts as 谷)."""
+
+
+def _default_rates(month: int) -> IntArray:
     rate = np.full(24, FLAT_RATE)
     for first, end, which, months in TOU_PERIODS:
         if months is None or month in months:
             rate[first:end] = which
-    return np.eye(4)[np.repeat(rate, 4)]
+    return np.repeat(rate, 4).astype(np.int64)
+
+
+@lru_cache(maxsize=512)
+def rate_onehot(month: int, day_type: str, tariff_code: str) -> FloatArray:
+    """Slot-to-rate matrix [-], shape (96, 4): energy @ onehot = rate-register energy.
+
+    Meters are programmed with their tariff's TOU schedule (so the rate registers bill
+    exactly); a tariff without one, and supply meters (``tariff_code`` ""), use the
+    Zhejiang-like default of :data:`TOU_PERIODS`.
+    """
+    schedule = None
+    if tariff_code:
+        schedule = load_catalogue()[tariff_code].versions[-1].tou_schedule
+    if schedule is None:
+        slots = _default_rates(month)
+    else:
+        slots = np.array(
+            [_RATE_OF_PERIOD[period_of(schedule, month, day_type, s)] for s in range(96)],
+            dtype=np.int64,
+        )
+    onehot: FloatArray = np.eye(4)[slots]
+    return onehot
 
 
 @dataclass(frozen=True)
@@ -125,7 +154,9 @@ def draw_faults(
     tampered = thieves[rng.random(len(thieves)) < TAMPER_EVENT_SHARE]
     tamper_day[tampered] = np.maximum(0, theft_start[tampered] + rng.integers(-1, 2, len(tampered)))
     tamper_code = np.full(meters, "", dtype="<U20")
-    tamper_code[tampered] = np.array(_TAMPER_CODES)[kind[tampered], rng.integers(0, 2, len(tampered))]
+    tamper_code[tampered] = np.array(_TAMPER_CODES)[
+        kind[tampered], rng.integers(0, 2, len(tampered))
+    ]
 
     dead_from = np.full(meters, NEVER, dtype=np.int64)
     dead_from[dead] = rng.integers(1, last_day + 1, len(dead))

@@ -87,7 +87,9 @@ def person_names(rng: np.random.Generator, n: int) -> list[str]:
     first = _pick(rng, GIVEN_CHARACTERS, n)
     second = _pick(rng, GIVEN_CHARACTERS, n)
     two = rng.random(n) < 0.7
-    return [s + f + (t if w else "") for s, f, t, w in zip(surnames, first, second, two, strict=True)]
+    return [
+        s + f + (t if w else "") for s, f, t, w in zip(surnames, first, second, two, strict=True)
+    ]
 
 
 def business_names(rng: np.random.Generator, n: int) -> list[str]:

@@ -87,7 +87,8 @@ def simulate_payments(
             "received_on": [d.item() for d in received[keep]],
             "channel": np.array(CHANNELS)[channel[keep]],
             "transaction_id": [
-                _CHANNEL_PREFIX[c] + t for c, t in zip(channel[keep], np.array(ids)[keep], strict=True)
+                _CHANNEL_PREFIX[c] + t
+                for c, t in zip(channel[keep], np.array(ids)[keep], strict=True)
             ],
         },
         columns=list(PAYMENT_COLUMNS),

@@ -165,6 +165,14 @@ class SimulatedUtility:
         self._behaviour = payers.draw_behaviours(_rng(spec.seed, _PAYERS), customers)
         self._meter_no = pa.array(grid.meters["meter_no"].tolist(), pa.string())
 
+        tariff_of_meter = (
+            grid.meters["service_point_code"]
+            .map(grid.service_points.set_index("code")["account_no"])
+            .map(grid.accounts.set_index("account_no")["tariff_code"])
+            .fillna("")
+            .to_numpy()
+        )
+        programmes = {code: tariff_of_meter == code for code in np.unique(tariff_of_meter)}
         rates = np.empty((spec.days, n, 4))
         reverse = np.empty((spec.days, n))
         self._true_daily = np.empty((spec.days, n))
@@ -173,7 +181,10 @@ class SimulatedUtility:
             daily = energy.sum(axis=1)
             self._true_daily[d] = daily
             to_meter = self._faults.forward_factor(d) / grid.multiplier
-            rates[d] = (energy @ rate_onehot(self._dates[d].month)) * to_meter[:, None]
+            month, kind = self._dates[d].month, calendar.DAY_TYPES[self._day_type[d]]
+            for code, mask in programmes.items():
+                rates[d, mask] = energy[mask] @ rate_onehot(month, kind, str(code))
+            rates[d] *= to_meter[:, None]
             reverse[d] = daily * self._faults.reverse_factor(d) / grid.multiplier
         self._rate_registers = grid.registers_at_start + np.cumsum(rates, axis=0)
         self._reverse_register = np.cumsum(reverse, axis=0)
@@ -238,7 +249,10 @@ class SimulatedUtility:
         area's supply = its customers' sum × (1 + technical loss)."""
         grid = self._grid
         customers = true_intervals(
-            grid.loads, int(self._day_type[d]), float(self._temp[d]), _rng(self.spec.seed, _LOADS, d)
+            grid.loads,
+            int(self._day_type[d]),
+            float(self._temp[d]),
+            _rng(self.spec.seed, _LOADS, d),
         )
         areas = len(grid.area_loss)
         outages = draw_outages(_rng(self.spec.seed, _OUTAGES, d), areas)
@@ -466,5 +480,7 @@ def build_utility(spec: UtilitySpec) -> SimulatedUtility:
     """Build the utility ``spec`` describes (assets, weather, faults, registers)."""
     if spec.accounts < 1 or spec.days < 1:
         raise InputError("a simulated utility needs at least one account and one day")
-    grid = build_grid(_rng(spec.seed, _GRID), spec.accounts, spec.start, spec.days, zone(spec.timezone))
+    grid = build_grid(
+        _rng(spec.seed, _GRID), spec.accounts, spec.start, spec.days, zone(spec.timezone)
+    )
     return SimulatedUtility(spec, grid)

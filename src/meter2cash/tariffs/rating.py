@@ -309,7 +309,7 @@ def pf_adjustment_rate(pf: Decimal, standard: Decimal) -> Decimal:
 # ---------------------------------------------------------------------------------------------
 # The composer
 
-_ENERGY_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "tier_increment", "demand"})
+_PF_BASE_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "tier_increment", "demand"})
 _TOU_NAMES: Final = {
     "sharp": "尖峰",
     "peak": "高峰",
@@ -378,7 +378,7 @@ def rate(version: TariffVersion, det: Determinants, ctx: TierContext) -> RatedBi
                 sections.append(_component_lines(component, det, ctx, money))
     if adjustment is not None:
         index, pf_component = adjustment
-        base = sum((ln.amount for s in sections for ln in s if ln.kind in _ENERGY_KINDS), ZERO)
+        base = sum((ln.amount for s in sections for ln in s if ln.kind in _PF_BASE_KINDS), ZERO)
         sections[index] = _pf_lines(pf_component, det, base, money)
     lines = tuple(line for section in sections for line in section)
     return RatedBill(lines, sum((ln.amount for ln in lines), ZERO), det.kwh_total)

@@ -249,7 +249,7 @@ class IncrementTier(_Frozen):
 
 
 class FixedCharge(_Frozen):
-    """A fixed charge of ``amount`` [yuan] per month or per day."""
+    """A fixed charge of ``amount`` [yuan] per month (once per monthly bill) or per day."""
 
     kind: Literal["fixed"]
     per: Literal["month", "day"]
