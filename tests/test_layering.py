@@ -10,9 +10,18 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "meter2cash"
 
 PURE_MODULES = [
-    "core/money.py", "core/clock.py", "core/timezones.py", "core/errors.py", "core/ids.py",
-    "tariffs/rating.py", "tariffs/schema.py", "vee/rules.py", "ledger/aging.py",
-    "ledger/allocation.py", "ledger/journal.py", "billing/review.py",
+    "core/money.py",
+    "core/clock.py",
+    "core/timezones.py",
+    "core/errors.py",
+    "core/ids.py",
+    "tariffs/rating.py",
+    "tariffs/schema.py",
+    "vee/rules.py",
+    "ledger/aging.py",
+    "ledger/allocation.py",
+    "ledger/journal.py",
+    "billing/review.py",
 ]
 FORBIDDEN_IN_PURE = ("sqlalchemy", "duckdb", "ibis", "pyspark", "fastapi", "meter2cash.db")
 
@@ -38,10 +47,17 @@ def test_core_imports_nothing_else_of_ours(path: Path) -> None:
     assert all(m.startswith("meter2cash.core") for m in ours), ours
 
 
-@pytest.mark.parametrize("path", [p for p in SRC.rglob("*.py") if "cli" not in p.parts],
-                         ids=lambda p: str(p.relative_to(SRC)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SRC.rglob("*.py") if "cli" not in p.parts],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
 def test_nothing_below_the_interfaces_imports_them(path: Path) -> None:
-    bad = {m for m in _imports(path) if m.startswith(("meter2cash.cli", "meter2cash.api", "meter2cash.web"))}
+    bad = {
+        m
+        for m in _imports(path)
+        if m.startswith(("meter2cash.cli", "meter2cash.api", "meter2cash.web"))
+    }
     assert not bad, f"{path.relative_to(SRC)} imports interface modules {bad}"
 
 
@@ -53,6 +69,9 @@ def test_pure_calculations_import_no_database_or_engine(name: str) -> None:
 
 @pytest.mark.parametrize("path", _modules("simulator"), ids=lambda p: p.name)
 def test_the_simulator_is_a_data_source_not_a_client_of_the_records(path: Path) -> None:
-    bad = {m for m in _imports(path) if m.startswith(("meter2cash.db", "meter2cash.ledger",
-                                                         "meter2cash.billing", "sqlalchemy"))}
+    bad = {
+        m
+        for m in _imports(path)
+        if m.startswith(("meter2cash.db", "meter2cash.ledger", "meter2cash.billing", "sqlalchemy"))
+    }
     assert not bad, f"simulator/{path.name} imports {bad}"

@@ -14,7 +14,7 @@ from meter2cash.core.timezones import parse_instant, require_aware
 
 
 def test_an_unknown_setting_is_named_with_the_known_ones() -> None:
-    with pytest.raises(SettingsError, match="unknown setting M2C_HOMME.*M2C_HOME"):
+    with pytest.raises(SettingsError, match=r"unknown setting M2C_HOMME.*M2C_HOME"):
         Settings.from_env({"M2C_HOMME": "/tmp/x"})
 
 

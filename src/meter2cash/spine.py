@@ -41,8 +41,11 @@ def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
     """Build the simulated utility, claim the data home for it, and load its assets."""
     path = ws.settings.home / SIMULATION_FILE
     described = {
-        "seed": spec.seed, "accounts": spec.accounts, "start": spec.start.isoformat(),
-        "days": spec.days, "timezone": spec.timezone,
+        "seed": spec.seed,
+        "accounts": spec.accounts,
+        "start": spec.start.isoformat(),
+        "days": spec.days,
+        "timezone": spec.timezone,
     }
     if path.exists() and json.loads(path.read_text()) != described:
         raise DataHomeError(
@@ -55,9 +58,14 @@ def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
         load_assets(
             session,
             AssetFrames(
-                zones=sim.zones, transformer_areas=sim.transformer_areas,
-                concentrators=sim.concentrators, routes=sim.routes, customers=sim.customers,
-                accounts=sim.accounts, service_points=sim.service_points, meters=sim.meters,
+                zones=sim.zones,
+                transformer_areas=sim.transformer_areas,
+                concentrators=sim.concentrators,
+                routes=sim.routes,
+                customers=sim.customers,
+                accounts=sim.accounts,
+                service_points=sim.service_points,
+                meters=sim.meters,
             ),
         )
     ws.settings.home.mkdir(parents=True, exist_ok=True)
@@ -77,8 +85,10 @@ def simulated_utility(ws: Workspace) -> SimulatedUtility:
     described = json.loads(path.read_text())
     return build_utility(
         UtilitySpec(
-            seed=int(described["seed"]), accounts=int(described["accounts"]),
-            start=date.fromisoformat(described["start"]), days=int(described["days"]),
+            seed=int(described["seed"]),
+            accounts=int(described["accounts"]),
+            start=date.fromisoformat(described["start"]),
+            days=int(described["days"]),
             timezone=str(described["timezone"]),
         )
     )
@@ -144,14 +154,28 @@ def pay_simulated(ws: Workspace, sim: SimulatedUtility) -> PaymentReport:
     frame = sim.simulate_payments(issued_bills(ws))
     payments = [
         PaymentIn(
-            channel=str(r.channel), transaction_id=str(r.transaction_id),
-            account_no=str(r.account_no), amount_minor=int(r.amount_minor),
+            channel=str(r.channel),
+            transaction_id=str(r.transaction_id),
+            account_no=str(r.account_no),
+            amount_minor=int(r.amount_minor),
             received_on=r.received_on,
         )
         for r in frame.itertuples(index=False)
     ]
     with unit_of_work(ws.records) as session:
         return apply_payments(session, ws.clock, payments)
+
+
+@dataclass(frozen=True)
+class BillCounts:
+    by_status: dict[str, int]
+    stopped: int
+    """Bills that review stopped for a person, whatever was decided since."""
+
+
+def bill_counts(ws: Workspace) -> BillCounts:
+    with unit_of_work(ws.records) as session:
+        return BillCounts(bills.status_counts(session), bills.stopped_by_review(session))
 
 
 @dataclass(frozen=True)
@@ -169,9 +193,7 @@ class Status:
     currency: str = "CNY"
 
     def as_json(self) -> dict[str, object]:
-        return {
-            k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()
-        }
+        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
 
 
 def status(ws: Workspace) -> Status:
@@ -190,7 +212,12 @@ def status(ws: Workspace) -> Status:
         tb = trial_balance(session)
     reads = ws.store.count("register_reads") + ws.store.count("intervals")
     return Status(
-        accounts=accounts, meters=meters, reads_stored=reads, bills_issued=issued,
-        amount_billed=from_minor(billed), amount_paid=from_minor(paid),
-        receivables=from_minor(tb.balance_of(RECEIVABLE)), ledger_balanced=tb.balanced,
+        accounts=accounts,
+        meters=meters,
+        reads_stored=reads,
+        bills_issued=issued,
+        amount_billed=from_minor(billed),
+        amount_paid=from_minor(paid),
+        receivables=from_minor(tb.balance_of(RECEIVABLE)),
+        ledger_balanced=tb.balanced,
     )

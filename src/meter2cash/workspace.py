@@ -82,7 +82,9 @@ def clock_for(settings: Settings) -> Clock:
 def open_workspace(settings: Settings, *, require_schema: bool = True) -> Workspace:
     home: Path = settings.home
     if home.exists() and not home.is_dir():
-        raise DataHomeError(f"M2C_HOME={home} is a file, not a directory", "point it at a directory")
+        raise DataHomeError(
+            f"M2C_HOME={home} is a file, not a directory", "point it at a directory"
+        )
     return Workspace(
         settings=settings,
         clock=clock_for(settings),
@@ -93,5 +95,3 @@ def open_workspace(settings: Settings, *, require_schema: bool = True) -> Worksp
 
 def today(clock: Clock, settings: Settings) -> date:
     return clock.now().astimezone(settings.tz).date()
-
-

@@ -8,8 +8,8 @@ from tests.cli.test_spine import m2c
 
 
 def _one_line_error(result: object) -> str:
-    stderr = getattr(result, "stderr")
-    assert getattr(result, "returncode") != 0
+    stderr = result.stderr
+    assert result.returncode != 0
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr

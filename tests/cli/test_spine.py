@@ -14,12 +14,18 @@ import pytest
 SMALL = ["--accounts", "150", "--start", "2026-06-30", "--days", "65"]
 
 
-def m2c(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def m2c(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("M2C_")}
     environ.update({"M2C_HOME": str(home), "COLUMNS": "200"}, **(env or {}))
     return subprocess.run(
-        [sys.executable, "-m", "meter2cash.cli", *args], capture_output=True, text=True,
-        env=environ, timeout=600, check=False,
+        [sys.executable, "-m", "meter2cash.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=600,
+        check=False,
     )
 
 

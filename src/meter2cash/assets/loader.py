@@ -60,7 +60,9 @@ def claim_utility(session: Session, clock: Clock, name: str, fingerprint: str, t
     """
     existing = session.scalar(select(Utility))
     if existing is None:
-        session.add(Utility(name=name, fingerprint=fingerprint, timezone=tz, created_at=clock.now()))
+        session.add(
+            Utility(name=name, fingerprint=fingerprint, timezone=tz, created_at=clock.now())
+        )
         session.flush()
         return True
     if existing.fingerprint != fingerprint:

@@ -60,9 +60,7 @@ class Concentrator(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     address: Mapped[str] = mapped_column(String(16), unique=True)
-    transformer_area_id: Mapped[int] = mapped_column(
-        ForeignKey("transformer_areas.id"), index=True
-    )
+    transformer_area_id: Mapped[int] = mapped_column(ForeignKey("transformer_areas.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="plc")
 
 
@@ -116,9 +114,7 @@ class ServicePoint(Base):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id"), index=True, nullable=True
     )
-    transformer_area_id: Mapped[int] = mapped_column(
-        ForeignKey("transformer_areas.id"), index=True
-    )
+    transformer_area_id: Mapped[int] = mapped_column(ForeignKey("transformer_areas.id"), index=True)
     concentrator_id: Mapped[int | None] = mapped_column(
         ForeignKey("concentrators.id"), index=True, nullable=True
     )

@@ -59,7 +59,9 @@ def ensure_cycles(session: Session, period: MonthPeriod, due_days: int = 15) -> 
             select(BillCycle.route_id, BillCycle.id).where(
                 BillCycle.period_start == period.period_start
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     missing = [r for r in routes if r not in existing]
     if missing:
@@ -82,6 +84,8 @@ def ensure_cycles(session: Session, period: MonthPeriod, due_days: int = 15) -> 
                 select(BillCycle.route_id, BillCycle.id).where(
                     BillCycle.period_start == period.period_start
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     return existing

@@ -162,11 +162,13 @@ def register_determinants(
     -------
     One row per period and channel: the period key, ``channel``, ``start_read`` and
     ``end_read`` [kWh, meter value, DECIMAL(18,4)], ``delta`` = (end − start) × multiplier
-    [kWh] or null when a read is missing, and ``missing_start`` / ``missing_end`` flags.
+    [kWh] or null when a read is missing, ``missing_start`` / ``missing_end`` flags, and
+    ``estimated`` when either read is a VEE estimate rather than what the meter reported.
     """
     frozen = reads.filter((reads.read_type == "daily_frozen") & reads.channel.isin(tuple(channels)))
     daily = frozen.group_by("meter_no", "channel", "local_date").aggregate(
-        reading=frozen.value.argmin(frozen.ts)
+        reading=frozen.value.argmin(frozen.ts),
+        estimate=(frozen.quality == "estimated").argmin(frozen.ts),
     )
     wanted = ibis.literal(list(channels), type="array<string>")
     per_channel = periods.select(
@@ -175,11 +177,19 @@ def register_determinants(
         channel=wanted.unnest(),
         end_day=periods.period_end + ibis.interval(days=1),
     )
-    start = daily.select("meter_no", "channel", period_start="local_date", start_read="reading")
-    end = daily.select("meter_no", "channel", end_day="local_date", end_read="reading")
+    start = daily.select(
+        "meter_no",
+        "channel",
+        period_start="local_date",
+        start_read="reading",
+        start_estimated="estimate",
+    )
+    end = daily.select(
+        "meter_no", "channel", end_day="local_date", end_read="reading", end_estimated="estimate"
+    )
     with_start = (
         per_channel.left_join(start, ["meter_no", "channel", "period_start"])
-        .select(*PERIOD_KEY, "multiplier", "channel", "end_day", "start_read")
+        .select(*PERIOD_KEY, "multiplier", "channel", "end_day", "start_read", "start_estimated")
         .view()
     )
     both = with_start.left_join(end, ["meter_no", "channel", "end_day"])
@@ -191,4 +201,6 @@ def register_determinants(
         delta=_quantity((both.end_read - both.start_read) * both.multiplier),
         missing_start=both.start_read.isnull(),
         missing_end=both.end_read.isnull(),
+        estimated=ibis.coalesce(both.start_estimated, False)
+        | ibis.coalesce(both.end_estimated, False),
     )

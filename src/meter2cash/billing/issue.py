@@ -79,8 +79,14 @@ def decide(
     before = {"status": bill.status}
     bill.status = "approved" if approve else "cancelled"
     audit.record(
-        session, clock, actor=actor, action="bill.approve" if approve else "bill.reject",
-        object_type="bill", object_key=bill_no, reason=reason, before=before,
+        session,
+        clock,
+        actor=actor,
+        action="bill.approve" if approve else "bill.reject",
+        object_type="bill",
+        object_key=bill_no,
+        reason=reason,
+        before=before,
         after={"status": bill.status},
     )
     return bill

@@ -99,7 +99,9 @@ def cycle_dates(session: Session, cycle_ids: list[int]) -> dict[int, tuple[date,
     return {cid: (bill_date, due) for cid, bill_date, due in session.execute(stmt).tuples()}
 
 
-def bills_with_status(session: Session, status: str, period_start: date | None = None) -> list[Bill]:
+def bills_with_status(
+    session: Session, status: str, period_start: date | None = None
+) -> list[Bill]:
     stmt = select(Bill).where(Bill.status == status)
     if period_start is not None:
         stmt = stmt.where(Bill.period_start == period_start)
@@ -121,10 +123,12 @@ def status_counts(session: Session) -> dict[str, int]:
     return {status: int(n) for status, n in session.execute(stmt).tuples()}
 
 
+def stopped_by_review(session: Session) -> int:
+    return int(session.scalar(select(func.count(Bill.id)).where(Bill.review_reasons != "")) or 0)
+
+
 def bill_by_no(session: Session, bill_no: str) -> Bill | None:
     return session.scalar(select(Bill).where(Bill.bill_no == bill_no))
-
-
 
 
 def issued_bill_frame(session: Session) -> pd.DataFrame:

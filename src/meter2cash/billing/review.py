@@ -25,9 +25,12 @@ class BillFacts:
 
 Rule = Callable[[BillFacts], str | None]
 
-HIGH_FACTOR: Final = Decimal(3)
-LOW_FACTOR: Final = Decimal("0.2")
-MIN_KWH_FOR_RATIO: Final = Decimal(30)
+HIGH_FACTOR: Final = Decimal(2)
+"""Stop a bill above twice the account's usual monthly kWh (median of recent bills)."""
+LOW_FACTOR: Final = Decimal("0.5")
+"""Stop a bill below half the account's usual monthly kWh."""
+MIN_KWH_FOR_RATIO: Final = Decimal(50)
+"""Below this on both sides [kWh], swings are noise, not news."""
 ABSURD_TOTAL: Final = {
     "residential": Decimal(5_000),
     "commercial": Decimal(500_000),
@@ -45,7 +48,11 @@ def negative_amount(f: BillFacts) -> str | None:
 
 def absurd_amount(f: BillFacts) -> str | None:
     cap = ABSURD_TOTAL.get(f.customer_class)
-    return f"amount {f.total} above {cap} for a {f.customer_class} bill" if cap and f.total > cap else None
+    return (
+        f"amount {f.total} above {cap} for a {f.customer_class} bill"
+        if cap and f.total > cap
+        else None
+    )
 
 
 def high_or_low_vs_history(f: BillFacts) -> str | None:

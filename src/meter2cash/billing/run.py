@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +27,7 @@ from meter2cash.billing.models import Bill, BillLine
 from meter2cash.billing.review import BillFacts, review
 from meter2cash.core.clock import Clock
 from meter2cash.core.money import energy, to_minor
+from meter2cash.core.timezones import local_day_bounds
 from meter2cash.engines import BatchEngine
 from meter2cash.tariffs.rating import Determinants, RatedBill, TierContext, rate
 from meter2cash.tariffs.schema import DAY_TYPES, TOU_PERIODS, TariffDocument, tou_slot_table
@@ -56,7 +59,11 @@ def day_types(first: date, last: date) -> pa.Table:
 
 def _tou_slots(tariffs: Mapping[str, TariffDocument], day: date) -> pa.Table:
     rows: dict[str, list[object]] = {
-        "tou_schedule": [], "month": [], "day_type": [], "slot": [], "tou_period": []
+        "tou_schedule": [],
+        "month": [],
+        "day_type": [],
+        "slot": [],
+        "tou_period": [],
     }
     for code, doc in tariffs.items():
         schedule = doc.version_on(day).tou_schedule
@@ -93,55 +100,92 @@ def _periods(meters: pd.DataFrame, period: MonthPeriod) -> pa.Table:
     )
 
 
+def expected_intervals(period: MonthPeriod, tz: ZoneInfo) -> int:
+    """15-minute intervals in the period's local days (DST days have 92 or 100)."""
+    start, end = local_day_bounds(period.period_start, period.period_end, tz)
+    return int((end - start) / timedelta(minutes=15))
+
+
 def compute_determinants(
-    engine: BatchEngine, meters: pd.DataFrame, tariffs: Mapping[str, TariffDocument],
+    engine: BatchEngine,
+    meters: pd.DataFrame,
+    tariffs: Mapping[str, TariffDocument],
     period: MonthPeriod,
 ) -> dict[str, Determinants]:
-    """Determinants per account_no; accounts whose reads are missing are left out."""
-    out: dict[str, Determinants] = {}
+    """Determinants per account_no; accounts without the reads to bill are left out.
+
+    Energy comes from the 15-minute curve when it is complete for the period, otherwise
+    from the register deltas (the meter's legal registers, VEE-estimated where a freeze was
+    missed), flagged ``estimated`` if either read was estimated or the curve had gaps.
+    Maximum demand and reactive energy come from the curve.
+    """
+    periods = engine.table("bill_periods", _periods(meters, period))
+    deltas = engine.to_arrow(
+        register_determinants(
+            engine.measurements(
+                "register_reads", period.period_start, period.period_end + timedelta(days=1)
+            ),
+            periods,
+        )
+    ).to_pandas()
+    deltas = deltas[deltas["delta"].notna()]
+    wide = deltas.pivot(index="account_no", columns="channel", values="delta")
+    estimated_reads = set(
+        deltas.loc[(deltas["channel"] == "A+") & deltas["estimated"], "account_no"]
+    )
+    registers: dict[str, tuple[dict[str, Decimal], bool]] = {
+        str(account_no): (
+            {c: energy(v) for c, v in row.items() if v is not None and not pd.isna(v)},
+            account_no in estimated_reads,
+        )
+        for account_no, row in zip(wide.index, wide.to_dict("records"), strict=True)
+    }
+
+    curves: dict[str, dict[str, Any]] = {}
     interval_meters = meters[meters["records_intervals"].astype(bool)]
-    register_meters = meters[~meters["records_intervals"].astype(bool)]
-    kva = dict(zip(meters["account_no"], meters["contracted_kva"], strict=True))
     if len(interval_meters):
         expr = interval_determinants(
-            engine.measurements("intervals"),
-            engine.table("bill_periods", _periods(interval_meters, period)),
+            engine.measurements("intervals", period.period_start, period.period_end),
+            engine.table("interval_periods", _periods(interval_meters, period)),
             engine.table("tou_slots", _tou_slots(tariffs, period.period_start)),
             engine.table("calendar", day_types(period.period_start, period.period_end)),
         )
-        for row in engine.to_arrow(expr).to_pylist():
-            if not row["interval_count"]:
-                continue
-            contracted = kva.get(row["account_no"])
-            out[row["account_no"]] = Determinants(
-                period_start=period.period_start,
-                period_end=period.period_end,
-                kwh_total=energy(row["kwh_total"]),
+        curves = {row["account_no"]: row for row in engine.to_arrow(expr).to_pylist()}
+
+    complete = expected_intervals(period, engine.store.tz)
+    kva = dict(zip(meters["account_no"], meters["contracted_kva"], strict=True))
+    out: dict[str, Determinants] = {}
+    for account_no in meters["account_no"]:
+        curve = curves.get(account_no)
+        demand = kvarh = None
+        if curve is not None and curve["interval_count"]:
+            demand = energy(curve["max_demand_kw"] or 0)
+            kvarh = energy(curve["kvarh_total"] or 0)
+        contracted = kva.get(account_no)
+        common: dict[str, Any] = {
+            "period_start": period.period_start,
+            "period_end": period.period_end,
+            "kvarh_total": kvarh,
+            "max_demand_kw": demand,
+            "contracted_kva": None if contracted is None else Decimal(contracted),
+        }
+        if curve is not None and curve["interval_count"] == complete:
+            out[account_no] = Determinants(
+                kwh_total=energy(curve["kwh_total"]),
                 kwh_by_period={
-                    p: energy(row[f"kwh_{p}"]) for p in TOU_PERIODS if row[f"kwh_{p}"]
+                    p: energy(curve[f"kwh_{p}"]) for p in TOU_PERIODS if curve[f"kwh_{p}"]
                 },
-                kvarh_total=energy(row["kvarh_total"] or 0),
-                max_demand_kw=energy(row["max_demand_kw"] or 0),
-                contracted_kva=None if contracted is None else Decimal(contracted),
+                **common,
             )
-    if len(register_meters):
-        expr = register_determinants(
-            engine.measurements("register_reads"),
-            engine.table("bill_periods", _periods(register_meters, period)),
-        )
-        deltas = engine.to_arrow(expr).to_pandas()
-        deltas = deltas[deltas["delta"].notna()]
-        for account_no, group in deltas.groupby("account_no", sort=False):
-            by_channel = {c: energy(d) for c, d in zip(group["channel"], group["delta"], strict=True)}
-            if "A+" not in by_channel:
-                continue
-            out[str(account_no)] = Determinants(
-                period_start=period.period_start,
-                period_end=period.period_end,
+        elif account_no in registers and "A+" in registers[account_no][0]:
+            by_channel, estimated = registers[account_no]
+            out[account_no] = Determinants(
                 kwh_total=by_channel["A+"],
                 kwh_by_period={
-                    p: by_channel[c] for c, p in REGISTER_PERIODS.items() if c in by_channel
+                    p: by_channel[c] for c, p in REGISTER_PERIODS.items() if by_channel.get(c)
                 },
+                estimated=estimated or curve is not None,
+                **common,
             )
     return out
 
@@ -251,7 +295,9 @@ def bill_lines(session: Session, bill_ids: list[int]) -> dict[int, list[BillLine
     for start in range(0, len(bill_ids), 5000):
         chunk = bill_ids[start : start + 5000]
         for line in session.scalars(
-            select(BillLine).where(BillLine.bill_id.in_(chunk)).order_by(BillLine.bill_id, BillLine.seq)
+            select(BillLine)
+            .where(BillLine.bill_id.in_(chunk))
+            .order_by(BillLine.bill_id, BillLine.seq)
         ):
             out.setdefault(line.bill_id, []).append(line)
     return out

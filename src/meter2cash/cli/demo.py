@@ -19,7 +19,7 @@ from meter2cash.ledger.service import aging
 from meter2cash.simulator import UtilitySpec
 from meter2cash.workspace import open_workspace, today
 
-DEFAULT_START = date(2026, 6, 30)
+DEFAULT_START = "2026-06-30"
 DEFAULT_DAYS = 96
 """30 Jun – 3 Oct: July, August and September billed; September's bills are dated 3 Oct."""
 
@@ -39,7 +39,9 @@ def _prepare(settings: Settings) -> None:
 
 
 def simulate_command(
-    seed: Seed = 2026, accounts: Accounts = 3000, start: Start = DEFAULT_START.isoformat(),
+    seed: Seed = 2026,
+    accounts: Accounts = 3000,
+    start: Start = DEFAULT_START,
     days: Days = DEFAULT_DAYS,
 ) -> None:
     """Build a simulated utility and load its assets into this data home."""
@@ -47,8 +49,13 @@ def simulate_command(
 
     settings = Settings.from_env()
     _prepare(settings)
-    spec = UtilitySpec(seed=seed, accounts=accounts, start=date.fromisoformat(start), days=days,
-                       timezone=settings.timezone_name)
+    spec = UtilitySpec(
+        seed=seed,
+        accounts=accounts,
+        start=date.fromisoformat(start),
+        days=days,
+        timezone=settings.timezone_name,
+    )
     with open_workspace(settings) as ws:
         sim = simulate(ws, spec)
     console.print(
@@ -70,43 +77,64 @@ def collect_command() -> None:
 
 
 def demo(
-    seed: Seed = 2026, accounts: Accounts = 3000, start: Start = DEFAULT_START.isoformat(),
+    seed: Seed = 2026,
+    accounts: Accounts = 3000,
+    start: Start = DEFAULT_START,
     days: Days = DEFAULT_DAYS,
 ) -> None:
     """Run the whole spine on a simulated utility and print a summary."""
     from meter2cash import spine
 
     began = time.perf_counter()
+    steps: list[tuple[str, float]] = []
+
+    def timed(name: str, since: float) -> float:
+        now = time.perf_counter()
+        steps.append((name, now - since))
+        return now
+
     settings = Settings.from_env()
     _prepare(settings)
-    spec = UtilitySpec(seed=seed, accounts=accounts, start=date.fromisoformat(start), days=days,
-                       timezone=settings.timezone_name)
+    spec = UtilitySpec(
+        seed=seed,
+        accounts=accounts,
+        start=date.fromisoformat(start),
+        days=days,
+        timezone=settings.timezone_name,
+    )
+    mark = began
     with open_workspace(settings) as ws:
         with console.status("building the simulated utility and loading its assets"):
             sim = spine.simulate(ws, spec)
+        mark = timed("simulate and load assets", mark)
         sim_days = spine.simulated_days(ws)
         with progress("collect reads (抄)", len(sim_days)) as tick:
             success = spine.collect(ws, sim, sim_days, tick)
+        mark = timed("collect reads (抄)", mark)
         with console.status("validating and estimating reads (VEE)"):
-            vee = spine.validate(ws, sim_days[0] + timedelta(days=1), sim_days[-1] + timedelta(days=1))
+            vee = spine.validate(
+                ws, sim_days[0] + timedelta(days=1), sim_days[-1] + timedelta(days=1)
+            )
+        mark = timed("validate and estimate (VEE)", mark)
         months = spine.billing_months(ws)
-        runs = []
-        with progress("bill and issue (核)", len(months)) as tick:
+        with progress("bill, review and issue (核)", len(months)) as tick:
             for period in months:
-                runs.append(spine.bill(ws, period))
+                spine.bill(ws, period)
                 spine.issue(ws)
                 tick()
+        mark = timed("bill, review and issue (核)", mark)
         with console.status("applying payments (收)"):
-            paid = spine.pay_simulated(ws, sim)
+            payments = spine.pay_simulated(ws, sim)
+        mark = timed("apply payments (收)", mark)
         status = spine.status(ws)
+        bills = spine.bill_counts(ws)
         as_of = today(ws.clock, ws.settings)
         with unit_of_work(ws.records) as session:
             buckets = aging(session, as_of)
         home = ws.settings.home
         database = ws.settings.database_url
 
-    billed = sum(r.billed for r in runs)
-    held = sum(r.in_review for r in runs)
+    computed = sum(bills.by_status.values())
     console.print(
         table(
             f"meter2cash demo — {spec.fingerprint()}",
@@ -116,11 +144,18 @@ def demo(
                 ("meters", f"{status.meters:,}"),
                 ("reads stored (registers + intervals)", f"{status.reads_stored:,}"),
                 ("read success rate (采集成功率)", f"{success.rate:.2%}"),
-                ("reads estimated by VEE / still open", f"{vee.estimated:,} / {vee.open_exceptions:,}"),
-                ("bills computed", f"{billed:,}"),
-                ("bills stopped for review (复核)", f"{held:,} ({held / max(billed, 1):.2%})"),
+                (
+                    "daily reads estimated by VEE / left for a person",
+                    f"{vee.estimated:,} / {vee.open_exceptions:,}",
+                ),
+                ("bills computed", f"{computed:,}"),
+                (
+                    "bills stopped for review (复核)",
+                    f"{bills.stopped:,} ({bills.stopped / max(computed, 1):.2%})",
+                ),
                 ("bills issued (发行)", f"{status.bills_issued:,}"),
                 ("amount billed", yuan(status.amount_billed)),
+                ("payments posted", f"{payments.posted:,}"),
                 ("cash collected", yuan(status.amount_paid)),
                 ("receivables", yuan(status.receivables)),
                 ("ledger balanced", "yes" if status.ledger_balanced else "NO"),
@@ -135,6 +170,7 @@ def demo(
             [(b, yuan(from_minor(int(row[b])))) for b in (*BUCKETS, "total")],
         )
     )
+    console.print(table("time taken", ["step", "seconds"], [(n, f"{t:.1f}") for n, t in steps]))
     console.print(
         Panel(
             f"records: {database}\nmeasurements: {home / 'measurements'}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -24,11 +25,16 @@ from meter2cash.tariffs.loader import load_catalogue, load_tariff_file
 from meter2cash.workspace import Workspace, open_workspace, today
 
 app = typer.Typer(
-    name="m2c", help="meter2cash: read meters, bill, collect (抄核收).", no_args_is_help=True,
-    pretty_exceptions_enable=False, add_completion=False,
+    name="m2c",
+    help="meter2cash: read meters, bill, collect (抄核收).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
 )
 db_app = typer.Typer(help="The records database.", no_args_is_help=True)
-vee_app = typer.Typer(help="Validation, estimation and editing of meter data.", no_args_is_help=True)
+vee_app = typer.Typer(
+    help="Validation, estimation and editing of meter data.", no_args_is_help=True
+)
 bill_app = typer.Typer(help="Bill runs, review (复核) and issue (发行).", no_args_is_help=True)
 review_app = typer.Typer(help="Bills held for review.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The receivables ledger.", no_args_is_help=True)
@@ -76,9 +82,9 @@ def vee_run(
     with workspace() as ws:
         report = validate(ws, _day(first, "--from"), _day(last, "--to"))
     if as_json:
-        print_json(report.__dict__ if hasattr(report, "__dict__") else _fields(report))
+        print_json(asdict(report))
         return
-    console.print(table("VEE", ["measure", "count"], list(_fields(report).items())))
+    console.print(table("VEE", ["measure", "count"], list(asdict(report).items())))
 
 
 @bill_app.command("run")
@@ -98,9 +104,12 @@ def bill_run(
     with workspace() as ws:
         report = bill(ws, period)
     data = {
-        "period_start": period.period_start.isoformat(), "accounts": report.accounts,
-        "billed": report.billed, "in_review": report.in_review,
-        "unbillable": report.unbillable, "amount": str(from_minor(report.amount_minor)),
+        "period_start": period.period_start.isoformat(),
+        "accounts": report.accounts,
+        "billed": report.billed,
+        "in_review": report.in_review,
+        "unbillable": report.unbillable,
+        "amount": str(from_minor(report.amount_minor)),
     }
     if as_json:
         print_json(data)
@@ -128,10 +137,13 @@ def review_list(as_json: JsonFlag = False, limit: int = 50) -> None:
             for b in held
         ]
     if as_json:
-        print_json([dict(zip(["bill_no", "kwh", "amount", "reasons"], r, strict=True)) for r in rows])
+        print_json(
+            [dict(zip(["bill_no", "kwh", "amount", "reasons"], r, strict=True)) for r in rows]
+        )
         return
-    console.print(table(f"bills in review ({len(rows)})", ["bill", "kWh", "amount", "why"],
-                        rows[:limit]))
+    console.print(
+        table(f"bills in review ({len(rows)})", ["bill", "kWh", "amount", "why"], rows[:limit])
+    )
 
 
 def _decide(bill_no: str, reason: str, actor: str, approve: bool) -> None:
@@ -170,7 +182,9 @@ def pay_simulate(as_json: JsonFlag = False) -> None:
     with workspace() as ws:
         report = pay_simulated(ws, simulated_utility(ws))
     data = {
-        "received": report.received, "posted": report.posted, "duplicates": report.duplicates,
+        "received": report.received,
+        "posted": report.posted,
+        "duplicates": report.duplicates,
         "amount": str(from_minor(report.amount_minor)),
         "to_credit": str(from_minor(report.to_credit_minor)),
     }
@@ -187,8 +201,11 @@ def ledger_trial_balance(as_json: JsonFlag = False) -> None:
         tb = trial_balance(session)
     rows = [
         {
-            "code": r.code, "name": r.name, "debit": str(from_minor(r.debit_minor)),
-            "credit": str(from_minor(r.credit_minor)), "balance": str(from_minor(r.balance_minor)),
+            "code": r.code,
+            "name": r.name,
+            "debit": str(from_minor(r.debit_minor)),
+            "credit": str(from_minor(r.credit_minor)),
+            "balance": str(from_minor(r.balance_minor)),
         }
         for r in tb.rows
     ]
@@ -196,15 +213,20 @@ def ledger_trial_balance(as_json: JsonFlag = False) -> None:
         print_json({"accounts": rows, "balanced": tb.balanced, "currency": "CNY"})
         return
     console.print(
-        table("trial balance (CNY)", ["account", "name", "debit", "credit", "balance"],
-              [list(r.values()) for r in rows])
+        table(
+            "trial balance (CNY)",
+            ["account", "name", "debit", "credit", "balance"],
+            [list(r.values()) for r in rows],
+        )
     )
     console.print("balanced" if tb.balanced else "[red bold]NOT BALANCED[/]")
 
 
 @app.command("aging")
 def aging_command(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD); default today.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD); default today.")
+    ] = None,
     by: Annotated[str, typer.Option(help="total, zone, class or account.")] = "total",
     as_json: JsonFlag = False,
 ) -> None:
@@ -216,7 +238,9 @@ def aging_command(
     if as_json:
         print_json(
             {
-                "as_of": when.isoformat(), "by": by, "currency": "CNY",
+                "as_of": when.isoformat(),
+                "by": by,
+                "currency": "CNY",
                 "buckets": list(BUCKETS),
                 "rows": [
                     {"group": str(g), **{c: str(from_minor(int(v))) for c, v in row.items()}}
@@ -227,7 +251,8 @@ def aging_command(
         return
     console.print(
         table(
-            f"aging as of {when} by {by} (CNY)", [by, *BUCKETS, "total"],
+            f"aging as of {when} by {by} (CNY)",
+            [by, *BUCKETS, "total"],
             [[g, *(f"{from_minor(int(v)):,.2f}" for v in row)] for g, row in frame.iterrows()],
         )
     )
@@ -273,26 +298,10 @@ def _day(text: str, option: str) -> date:
         raise InputError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _fields(obj: object) -> dict[str, object]:
-    return {name: getattr(obj, name) for name in getattr(obj, "__slots__", ())}
-
-
 def main() -> None:
     """Entry point: user errors print one line and exit 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        app()
     except M2CError as exc:
         errors.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Abort:
-        errors.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise

@@ -45,8 +45,12 @@ def yuan(amount: Decimal) -> str:
 def progress(description: str, total: int) -> Iterator[Any]:
     """A progress bar that advances by one per call of the yielded function."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)

@@ -21,7 +21,9 @@ KWH_PLACES: Final = Decimal("0.0001")
 """Stored precision of energy [kWh] and demand [kW]: four decimal places."""
 
 
-def quantize_money(amount: Decimal, step: Decimal = CENT, mode: RoundingMode = "half_up") -> Decimal:
+def quantize_money(
+    amount: Decimal, step: Decimal = CENT, mode: RoundingMode = "half_up"
+) -> Decimal:
     """Round a rated amount [yuan] to ``step`` with ``mode`` (default half-up to 0.01)."""
     return amount.quantize(step, rounding=_MODES[mode])
 

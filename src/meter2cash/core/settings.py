@@ -59,8 +59,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         unknown = sorted(
-            k for k in env if k.startswith("M2C_") and k not in KNOWN
-            and not k.startswith(_IGNORED_PREFIXES)
+            k
+            for k in env
+            if k.startswith("M2C_") and k not in KNOWN and not k.startswith(_IGNORED_PREFIXES)
         )
         if unknown:
             raise SettingsError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import date
 from typing import Any
 
 import ibis.expr.types as ir
@@ -36,16 +37,24 @@ class BatchEngine(ABC):
         self.store = store
         self.backend = backend
 
-    def measurements(self, kind: str) -> ir.Table:
+    def measurements(
+        self, kind: str, first: date | None = None, last: date | None = None
+    ) -> ir.Table:
         """Current versions of the store's ``kind`` with ``local_date`` (date) from the path.
 
-        An empty kind is an empty table of the stored schema.
+        ``first``/``last`` (local dates, inclusive) prune partitions before the latest-version
+        window, so a month's query reads that month's files only. An empty kind is an empty
+        table of the stored schema.
         """
         spec = SPECS[check_kind(kind)]
         if not self.store.has_data(kind):
             return self.table(f"empty_{kind}", spec.schema.empty_table())
         raw = self._read_kind(kind)
         typed = raw.mutate(local_date=raw.local_date.cast("date")).select(*spec.schema.names)
+        if first is not None:
+            typed = typed.filter(typed.local_date >= first)
+        if last is not None:
+            typed = typed.filter(typed.local_date <= last)
         return latest_versions(typed, kind)
 
     @abstractmethod

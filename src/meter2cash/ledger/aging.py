@@ -15,7 +15,7 @@ _UPPER_DAYS: Final = np.array([30, 60, 90, 180])
 
 
 def bucket_index(age_days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-    """Index into :data:`BUCKETS` for each age [days]; negative ages (future bills) count as 0–30."""
+    """Index into :data:`BUCKETS` per age [days]; negative ages (future bills) count as 0–30."""
     return np.searchsorted(_UPPER_DAYS, np.maximum(age_days, 0), side="left")
 
 

@@ -25,7 +25,9 @@ def ensure_chart(session: Session) -> dict[str, int]:
     ]
     if missing:
         session.execute(insert(LedgerAccount), missing)
-        existing = dict(session.execute(select(LedgerAccount.code, LedgerAccount.id)).tuples().all())
+        existing = dict(
+            session.execute(select(LedgerAccount.code, LedgerAccount.id)).tuples().all()
+        )
     return existing
 
 
@@ -135,22 +137,26 @@ def open_items(session: Session, *, booked_through: date | None = None) -> pd.Da
     bills = pd.DataFrame(
         session.execute(
             select(
-                Bill.id, Bill.bill_date, Bill.due_date, Account.account_no, Zone.code,
+                Bill.id,
+                Bill.bill_date,
+                Bill.due_date,
+                Account.account_no,
+                Zone.code,
                 Customer.customer_class,
             )
             .join(Account, Account.id == Bill.account_id)
             .join(Zone, Zone.id == Account.zone_id)
             .join(Customer, Customer.id == Account.customer_id)
             .where(Bill.id.in_(select(Posting.bill_id).where(Posting.bill_id.is_not(None))))
-        ).tuples().all(),
+        )
+        .tuples()
+        .all(),
         columns=["bill_id", "bill_date", "due_date", "account_no", "zone", "customer_class"],
     )
     return items.merge(bills, on="bill_id", how="left")
 
 
-def payment_keys_present(
-    session: Session, keys: Iterable[tuple[str, str]]
-) -> set[tuple[str, str]]:
+def payment_keys_present(session: Session, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     wanted = list(keys)
     found: set[tuple[str, str]] = set()
     by_channel: dict[str, list[str]] = {}

@@ -96,7 +96,9 @@ def apply_payments(session: Session, clock: Clock, payments: Sequence[PaymentIn]
             select(Account.account_no, Account.id).where(
                 Account.account_no.in_({p.account_no for p in fresh})
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     unknown = [p for p in fresh if p.account_no not in account_ids]
     if unknown:
@@ -203,7 +205,12 @@ def trial_balance(session: Session) -> TrialBalance:
     return TrialBalance(rows, balanced)
 
 
-AGING_DIMENSIONS = {"total": None, "zone": "zone", "class": "customer_class", "account": "account_no"}
+AGING_DIMENSIONS = {
+    "total": None,
+    "zone": "zone",
+    "class": "customer_class",
+    "account": "account_no",
+}
 
 
 def aging(session: Session, as_of: date, by: str = "total") -> pd.DataFrame:
@@ -228,4 +235,3 @@ def aging(session: Session, as_of: date, by: str = "total") -> pd.DataFrame:
     table = table.reindex(columns=list(BUCKETS), fill_value=0).astype("int64")
     table["total"] = table.sum(axis=1)
     return table
-

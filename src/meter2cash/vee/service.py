@@ -56,7 +56,11 @@ def _grid(store: MeasurementStore, meters: list[str], first: date, last: date) -
 
 
 def run_vee(
-    session: Session, clock: Clock, store: MeasurementStore, meters: list[str], first: date,
+    session: Session,
+    clock: Clock,
+    store: MeasurementStore,
+    meters: list[str],
+    first: date,
     last: date,
 ) -> VeeReport:
     """Validate daily freezes stamped ``first``…``last`` and estimate gaps by interpolation.
@@ -74,14 +78,27 @@ def run_vee(
 
     found = pd.concat(
         [
-            grid[estimated].assign(rule=rules.MISSING, severity="issue", status="estimated",
-                                   detail="estimated by linear interpolation"),
-            grid[missing & ~estimated].assign(rule=rules.MISSING, severity="issue",
-                                              status="open", detail="no read on one side"),
-            grid[decreasing].assign(rule=rules.DECREASING, severity="terminate", status="open",
-                                    detail="register below the previous read"),
-            grid[negative].assign(rule=rules.NEGATIVE, severity="terminate", status="open",
-                                  detail="negative register value"),
+            grid[estimated].assign(
+                rule=rules.MISSING,
+                severity="issue",
+                status="estimated",
+                detail="estimated by linear interpolation",
+            ),
+            grid[missing & ~estimated].assign(
+                rule=rules.MISSING, severity="issue", status="open", detail="no read on one side"
+            ),
+            grid[decreasing].assign(
+                rule=rules.DECREASING,
+                severity="terminate",
+                status="open",
+                detail="register below the previous read",
+            ),
+            grid[negative].assign(
+                rule=rules.NEGATIVE,
+                severity="terminate",
+                status="open",
+                detail="negative register value",
+            ),
         ]
     )
     _save_findings(session, clock, found)
@@ -123,8 +140,13 @@ def _save_findings(session: Session, clock: Clock, found: pd.DataFrame) -> None:
     now = clock.now()
     rows = [
         {
-            "meter_no": r.meter_no, "channel": r.channel, "ts": r.ts.to_pydatetime(),
-            "rule": r.rule, "severity": r.severity, "detail": r.detail, "status": r.status,
+            "meter_no": r.meter_no,
+            "channel": r.channel,
+            "ts": r.ts.to_pydatetime(),
+            "rule": r.rule,
+            "severity": r.severity,
+            "detail": r.detail,
+            "status": r.status,
             "found_at": now,
         }
         for r in found.itertuples(index=False)
