@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -44,18 +45,39 @@ def records(
         yield engine
         engine.dispose()
         return
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose connections live in a fresh PostgreSQL schema, dropped afterwards."""
     base_url = _postgres_or_skip()
     schema = f"m2c_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in base_url else "?"
-    engine = make_engine(f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}")
     try:
-        upgrade(engine)
-        yield engine
+        yield f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}"
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_records() -> Iterator[Engine]:
+    """A freshly migrated PostgreSQL schema (for what only PostgreSQL enforces)."""
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()

@@ -6,10 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import postgres_schema
 
 SMALL = ["--accounts", "150", "--start", "2026-06-30", "--days", "65"]
 
@@ -29,17 +33,41 @@ def m2c(
     )
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    result = m2c(home, "demo", *SMALL)
-    assert result.returncode == 0, result.stderr
-    assert "read success rate" in result.stdout and "receivables by age" in result.stdout
-    return home
+@dataclass(frozen=True)
+class Home:
+    """A data home after the demo, and the environment that points `m2c` at it."""
+
+    path: Path
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return m2c(self.path, *args, env=self.env)
 
 
-def test_status_reports_a_balanced_ledger_with_money_that_adds_up(demo_home: Path) -> None:
-    status = json.loads(m2c(demo_home, "status", "--json").stdout)
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def demo_home(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Home]:
+    """The demo run once per records database: embedded SQLite, and PostgreSQL when configured."""
+    path = tmp_path_factory.mktemp("home")
+    if request.param == "sqlite":
+        home = Home(path, {})
+        result = home.run("demo", *SMALL)
+        assert result.returncode == 0, result.stderr
+        assert "read success rate" in result.stdout and "receivables by age" in result.stdout
+        yield home
+        return
+    with postgres_schema() as url:
+        home = Home(path, {"M2C_DATABASE_URL": url})
+        result = home.run("demo", *SMALL)
+        assert result.returncode == 0, result.stderr
+        yield home
+
+
+def test_status_reports_a_balanced_ledger_with_money_that_adds_up(demo_home: Home) -> None:
+    status = json.loads(demo_home.run("status", "--json").stdout)
     assert status["accounts"] == 150
     assert status["meters"] > 150  # customer meters plus transformer supply meters
     assert status["reads_stored"] > 150 * 60
@@ -50,28 +78,28 @@ def test_status_reports_a_balanced_ledger_with_money_that_adds_up(demo_home: Pat
     assert 0 < paid < billed + Decimal(status["receivables"])
 
 
-def test_aging_buckets_sum_to_the_receivables_of_the_trial_balance(demo_home: Path) -> None:
-    aging = json.loads(m2c(demo_home, "aging", "--json").stdout)
-    trial = json.loads(m2c(demo_home, "ledger", "trial-balance", "--json").stdout)
+def test_aging_buckets_sum_to_the_receivables_of_the_trial_balance(demo_home: Home) -> None:
+    aging = json.loads(demo_home.run("aging", "--json").stdout)
+    trial = json.loads(demo_home.run("ledger", "trial-balance", "--json").stdout)
     receivable = next(a for a in trial["accounts"] if a["code"] == "1122")
     (row,) = aging["rows"]
     assert sum(Decimal(row[b]) for b in aging["buckets"]) == Decimal(row["total"])
     assert Decimal(row["total"]) == Decimal(receivable["balance"])
     assert trial["balanced"] is True
-    by_zone = json.loads(m2c(demo_home, "aging", "--by", "zone", "--json").stdout)
+    by_zone = json.loads(demo_home.run("aging", "--by", "zone", "--json").stdout)
     assert sum(Decimal(r["total"]) for r in by_zone["rows"]) == Decimal(row["total"])
 
 
-def test_running_the_demo_again_changes_nothing(demo_home: Path) -> None:
-    before = m2c(demo_home, "status", "--json").stdout
-    again = m2c(demo_home, "demo", *SMALL)
+def test_running_the_demo_again_changes_nothing(demo_home: Home) -> None:
+    before = demo_home.run("status", "--json").stdout
+    again = demo_home.run("demo", *SMALL)
     assert again.returncode == 0, again.stderr
-    assert m2c(demo_home, "status", "--json").stdout == before
+    assert demo_home.run("status", "--json").stdout == before
 
 
-def test_a_data_home_holding_another_utility_is_refused_unharmed(demo_home: Path) -> None:
-    before = m2c(demo_home, "status", "--json").stdout
-    other = m2c(demo_home, "demo", "--accounts", "151", "--start", "2026-06-30", "--days", "65")
+def test_a_data_home_holding_another_utility_is_refused_unharmed(demo_home: Home) -> None:
+    before = demo_home.run("status", "--json").stdout
+    other = demo_home.run("demo", "--accounts", "151", "--start", "2026-06-30", "--days", "65")
     assert other.returncode != 0
     assert "already holds" in other.stderr and "Traceback" not in other.stderr
-    assert m2c(demo_home, "status", "--json").stdout == before
+    assert demo_home.run("status", "--json").stdout == before

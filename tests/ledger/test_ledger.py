@@ -75,9 +75,10 @@ def test_a_payment_before_a_bill_exists_is_held_as_credit(
 
 
 @pytest.mark.postgres
-def test_postgres_refuses_an_unbalanced_entry_and_edits(records: Engine, clock: FixedClock) -> None:
-    if records.dialect.name != "postgresql":
-        pytest.skip("database triggers are PostgreSQL's")
+def test_postgres_refuses_an_unbalanced_entry_and_edits(
+    postgres_records: Engine, clock: FixedClock
+) -> None:
+    records = postgres_records
     with unit_of_work(records) as session:
         post_entries(
             session,
