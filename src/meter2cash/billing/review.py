@@ -62,9 +62,9 @@ def high_or_low_vs_history(f: BillFacts) -> str | None:
     if typical < MIN_KWH_FOR_RATIO and f.kwh < MIN_KWH_FOR_RATIO:
         return None
     if typical > 0 and f.kwh > typical * HIGH_FACTOR:
-        return f"{f.kwh} kWh is over {HIGH_FACTOR}× the usual {typical} kWh"
+        return f"{f.kwh:.2f} kWh is over {HIGH_FACTOR}× the usual {typical:.2f} kWh"
     if f.kwh < typical * LOW_FACTOR:
-        return f"{f.kwh} kWh is under {LOW_FACTOR}× the usual {typical} kWh"
+        return f"{f.kwh:.2f} kWh is under {LOW_FACTOR}× the usual {typical:.2f} kWh"
     return None
 
 

@@ -216,7 +216,17 @@ def ledger_trial_balance(as_json: JsonFlag = False) -> None:
         table(
             "trial balance (CNY)",
             ["account", "name", "debit", "credit", "balance"],
-            [list(r.values()) for r in rows],
+            [
+                (
+                    r.code,
+                    r.name,
+                    *(
+                        f"{from_minor(v):,.2f}"
+                        for v in (r.debit_minor, r.credit_minor, r.balance_minor)
+                    ),
+                )
+                for r in tb.rows
+            ],
         )
     )
     console.print("balanced" if tb.balanced else "[red bold]NOT BALANCED[/]")

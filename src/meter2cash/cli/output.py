@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -12,7 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+# Tables of money are wide: render at least 110 columns and let a narrow terminal wrap lines,
+# rather than squeezing amounts into ellipses.
+console = Console(width=max(shutil.get_terminal_size((110, 24)).columns, 110))
 errors = Console(stderr=True)
 
 
@@ -30,7 +33,7 @@ def _plain(value: Any) -> Any:
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left", show_lines=False)
     for i, name in enumerate(columns):
-        t.add_column(name, justify="left" if i == 0 else "right")
+        t.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0)
     for row in rows:
         t.add_row(*(str(v) for v in row))
     return t
