@@ -19,17 +19,14 @@ ACCOUNTS = int(os.environ.get("M2C_BENCH_ACCOUNTS", "100000"))
 def run() -> dict[str, float]:
     from meter2cash import spine
     from meter2cash.core.settings import Settings
-    from meter2cash.db.migrate import upgrade
-    from meter2cash.db.session import make_engine
+    from meter2cash.db.migrate import upgrade_database
     from meter2cash.simulator import UtilitySpec
     from meter2cash.workspace import open_workspace
 
     with tempfile.TemporaryDirectory(prefix="m2c-bench-") as home:
         settings = Settings.from_env({"M2C_HOME": home})
         Path(home).mkdir(exist_ok=True)
-        engine = make_engine(settings.database_url)
-        upgrade(engine)
-        engine.dispose()
+        upgrade_database(settings.database_url)
         with open_workspace(settings) as ws:
             spec = UtilitySpec(seed=7, accounts=ACCOUNTS, start=date(2026, 6, 30), days=32)
             sim = spine.simulate(ws, spec)

@@ -45,6 +45,10 @@ def records(
         yield engine
         engine.dispose()
         return
+    yield from _migrated_postgres()
+
+
+def _migrated_postgres() -> Iterator[Engine]:
     with postgres_schema() as url:
         engine = make_engine(url)
         try:
@@ -74,10 +78,4 @@ def postgres_schema() -> Iterator[str]:
 @pytest.fixture
 def postgres_records() -> Iterator[Engine]:
     """A freshly migrated PostgreSQL schema (for what only PostgreSQL enforces)."""
-    with postgres_schema() as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+    yield from _migrated_postgres()

@@ -79,13 +79,12 @@ def ensure_cycles(session: Session, period: MonthPeriod, due_days: int = 15) -> 
                 for route_id in missing
             ],
         )
-        existing = dict(
-            session.execute(
-                select(BillCycle.route_id, BillCycle.id).where(
-                    BillCycle.period_start == period.period_start
-                )
-            )
-            .tuples()
-            .all()
-        )
+        existing = _cycles_of(session, period)
     return existing
+
+
+def _cycles_of(session: Session, period: MonthPeriod) -> dict[int, int]:
+    stmt = select(BillCycle.route_id, BillCycle.id).where(
+        BillCycle.period_start == period.period_start
+    )
+    return dict(session.execute(stmt).tuples().all())

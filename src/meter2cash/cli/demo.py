@@ -10,10 +10,11 @@ import typer
 from rich.panel import Panel
 
 from meter2cash.cli.output import console, progress, table, yuan
+from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.migrate import upgrade_database
+from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
 from meter2cash.ledger.service import aging
 from meter2cash.simulator import UtilitySpec
@@ -29,13 +30,19 @@ Start = Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")]
 Days = Annotated[int, typer.Option(help="Days to simulate.")]
 
 
-def _prepare(settings: Settings) -> None:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+def _prepare(seed: int, accounts: int, start: str, days: int) -> tuple[Settings, UtilitySpec]:
+    """Settings, a migrated records database, and the simulation the options describe."""
+    settings = Settings.from_env()
     try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+        first = date.fromisoformat(start)
+    except ValueError as exc:
+        raise InputError(f"--start {start!r} is not a date (YYYY-MM-DD)") from exc
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.database_url)
+    spec = UtilitySpec(
+        seed=seed, accounts=accounts, start=first, days=days, timezone=settings.timezone_name
+    )
+    return settings, spec
 
 
 def simulate_command(
@@ -47,15 +54,7 @@ def simulate_command(
     """Build a simulated utility and load its assets into this data home."""
     from meter2cash.spine import simulate
 
-    settings = Settings.from_env()
-    _prepare(settings)
-    spec = UtilitySpec(
-        seed=seed,
-        accounts=accounts,
-        start=date.fromisoformat(start),
-        days=days,
-        timezone=settings.timezone_name,
-    )
+    settings, spec = _prepare(seed, accounts, start, days)
     with open_workspace(settings) as ws:
         sim = simulate(ws, spec)
     console.print(
@@ -93,15 +92,7 @@ def demo(
         steps.append((name, now - since))
         return now
 
-    settings = Settings.from_env()
-    _prepare(settings)
-    spec = UtilitySpec(
-        seed=seed,
-        accounts=accounts,
-        start=date.fromisoformat(start),
-        days=days,
-        timezone=settings.timezone_name,
-    )
+    settings, spec = _prepare(seed, accounts, start, days)
     mark = began
     with open_workspace(settings) as ws:
         with console.status("building the simulated utility and loading its assets"):

@@ -17,8 +17,8 @@ from meter2cash.cli.output import console, errors, print_json, table, yuan
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.migrate import upgrade_database
+from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
 from meter2cash.ledger.service import aging, trial_balance
 from meter2cash.tariffs.loader import load_catalogue, load_tariff_file
@@ -62,11 +62,7 @@ def workspace() -> Workspace:
 def db_upgrade() -> None:
     """Create or migrate the records database to the latest schema."""
     settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
-    try:
-        revision = upgrade(engine)
-    finally:
-        engine.dispose()
+    revision = upgrade_database(settings.database_url)
     console.print(f"records database at revision [bold]{revision}[/] ({settings.database_url})")
 
 

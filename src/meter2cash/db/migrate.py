@@ -26,6 +26,17 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return current_revision(engine) or ""
 
 
+def upgrade_database(url: str) -> str:
+    """Open the database at ``url``, migrate it to head, close it; returns the revision."""
+    from meter2cash.db.session import make_engine
+
+    engine = make_engine(url)
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,38 +37,33 @@ def ensure_dir(path: Path) -> None:
         _fsync_dir(directory.parent)
 
 
-def write_durable(path: Path, table: pa.Table) -> None:
-    """Write ``table`` to ``path`` so that it is either wholly visible or absent after a crash.
+def _replace_durably(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` so that it is either wholly visible or absent after a crash.
 
-    The file is written under a hidden temporary name in the same directory, flushed and
+    The content is written under a hidden temporary name in the same directory, flushed and
     fsynced, renamed over ``path`` with :func:`os.replace`, and the directory is fsynced.
     """
     ensure_dir(path.parent)
     tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.tmp")
     try:
         with open(tmp, "wb") as sink:
-            pq.write_table(table, sink, compression="zstd")
+            write(sink)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def write_durable(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as Parquet (zstd) to ``path``, all or nothing."""
+    _replace_durably(path, lambda sink: pq.write_table(table, sink, compression="zstd"))
 
 
 def write_durable_text(path: Path, text: str) -> None:
-    """Durably write a small UTF-8 text file, by the same protocol as :func:`write_durable`."""
-    ensure_dir(path.parent)
-    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as sink:
-            sink.write(text)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    """Durably write a small UTF-8 text file, all or nothing."""
+    _replace_durably(path, lambda sink: sink.write(text.encode("utf-8")))
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import pandas as pd
 MISSING: Final = "missing_read"
 DECREASING: Final = "register_decrease"
 NEGATIVE: Final = "negative_register"
+DUPLICATE_CONFLICT: Final = "duplicate_conflict"
 
 GROUP: Final = ["meter_no", "channel"]
 

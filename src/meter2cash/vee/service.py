@@ -76,8 +76,10 @@ def run_vee(
     estimate = rules.estimate_linear(grid)
     estimated = missing & estimate.notna()
 
+    conflicts = _conflicts(store, first, last)
     found = pd.concat(
         [
+            conflicts,
             grid[estimated].assign(
                 rule=rules.MISSING,
                 severity="issue",
@@ -124,17 +126,41 @@ def run_vee(
         estimated=int(estimated.sum()),
         decreasing=int(decreasing.sum()),
         negative=int(negative.sum()),
-        conflicts=store.conflicts("register_reads").num_rows,
+        conflicts=len(conflicts),
         open_exceptions=int((found["status"] == "open").sum()),
+    )
+
+
+def _conflicts(store: MeasurementStore, first: date, last: date) -> pd.DataFrame:
+    """Reads delivered again with a different value (the store kept the first), as findings."""
+    rows = store.conflicts("register_reads").to_pandas()
+    rows = rows[(rows["local_date"] >= first) & (rows["local_date"] <= last)]
+    return pd.DataFrame(
+        {
+            "meter_no": rows["meter_no"],
+            "channel": rows["channel"],
+            "ts": rows["ts"],
+            "value": rows["value"].astype("float64"),
+            "rule": rules.DUPLICATE_CONFLICT,
+            "severity": "issue",
+            "status": "open",
+            "detail": [
+                f"delivered again as {new}, first value {old} kept"
+                for new, old in zip(rows["value"], rows["existing_value"], strict=True)
+            ],
+        }
     )
 
 
 def _save_findings(session: Session, clock: Clock, found: pd.DataFrame) -> None:
     if found.empty:
         return
+    earliest, latest = found["ts"].min().to_pydatetime(), found["ts"].max().to_pydatetime()
     known = set(
         session.execute(
-            select(VeeFinding.meter_no, VeeFinding.channel, VeeFinding.ts, VeeFinding.rule)
+            select(VeeFinding.meter_no, VeeFinding.channel, VeeFinding.ts, VeeFinding.rule).where(
+                VeeFinding.ts >= earliest, VeeFinding.ts <= latest
+            )
         ).tuples()
     )
     now = clock.now()
