@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from meter2cash.billing import repository
 from meter2cash.billing.models import Bill
-from meter2cash.billing.run import bill_lines
 from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError
 from meter2cash.db import audit
@@ -46,13 +45,8 @@ def issue_approved(session: Session, clock: Clock, period_start: date | None = N
     bills = repository.bills_with_status(session, "approved", period_start)
     if not bills:
         return IssueReport(0, 0)
-    lines = bill_lines(session, [b.id for b in bills])
-    drafts = [
-        issue_entry(
-            b, sum(line.amount_minor for line in lines.get(b.id, []) if line.kind == FUND_LINE_KIND)
-        )
-        for b in bills
-    ]
+    funds = repository.line_totals(session, [b.id for b in bills], FUND_LINE_KIND)
+    drafts = [issue_entry(b, funds.get(b.id, 0)) for b in bills]
     post_entries(session, clock, drafts)
     now = clock.now()
     ids = [b.id for b in bills]
@@ -61,6 +55,7 @@ def issue_approved(session: Session, clock: Clock, period_start: date | None = N
             update(Bill)
             .where(Bill.id.in_(ids[start : start + 5000]))
             .values(status="issued", issued_at=now)
+            .execution_options(synchronize_session=False)
         )
     return IssueReport(len(bills), sum(b.total_minor for b in bills))
 

@@ -15,7 +15,7 @@ from meter2cash.assets.models import (
     MeterInstallation,
     ServicePoint,
 )
-from meter2cash.billing.models import Bill, BillCycle
+from meter2cash.billing.models import Bill, BillCycle, BillLine
 
 
 def billable_meters(session: Session, first: date, last: date) -> pd.DataFrame:
@@ -121,6 +121,33 @@ def bill_totals(session: Session) -> tuple[int, int]:
 def status_counts(session: Session) -> dict[str, int]:
     stmt = select(Bill.status, func.count(Bill.id)).group_by(Bill.status)
     return {status: int(n) for status, n in session.execute(stmt).tuples()}
+
+
+def line_totals(session: Session, bill_ids: list[int], kind: str) -> dict[int, int]:
+    """Sum of line amounts [fen] of ``kind`` per bill."""
+    totals: dict[int, int] = {}
+    for start in range(0, len(bill_ids), 5000):
+        stmt = (
+            select(BillLine.bill_id, func.sum(BillLine.amount_minor))
+            .where(BillLine.bill_id.in_(bill_ids[start : start + 5000]), BillLine.kind == kind)
+            .group_by(BillLine.bill_id)
+        )
+        totals.update((b, int(t)) for b, t in session.execute(stmt).tuples())
+    return totals
+
+
+def bill_ids(session: Session, bill_nos: list[str]) -> list[int]:
+    """Ids of ``bill_nos`` in the order given: bulk inserts look their ids up by number,
+    which stays linear where INSERT … RETURNING over many batches does not."""
+    found: dict[str, int] = {}
+    for start in range(0, len(bill_nos), 5000):
+        chunk = bill_nos[start : start + 5000]
+        found.update(
+            session.execute(select(Bill.bill_no, Bill.id).where(Bill.bill_no.in_(chunk)))
+            .tuples()
+            .all()
+        )
+    return [found[n] for n in bill_nos]
 
 
 def stopped_by_review(session: Session) -> int:

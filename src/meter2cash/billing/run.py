@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from meter2cash.billing import repository
@@ -205,6 +205,8 @@ def bill_month(
         return BillRunReport(period, 0, 0, 0, 0, 0)
     done = repository.already_billed(session, list(cycles.values()))
     meters = meters[~meters["account_id"].isin(done)]
+    if meters.empty:
+        return BillRunReport(period, 0, 0, 0, 0, 0)
     determinants = compute_determinants(engine, meters, tariffs, period)
     tier_year = date(period.period_start.year, 1, 1)
     before = repository.kwh_billed_since(session, tier_year, period.period_start)
@@ -269,9 +271,8 @@ def bill_month(
 def _insert_bills(session: Session, bills: list[dict[str, object]], rated: list[RatedBill]) -> None:
     if not bills:
         return
-    ids = list(
-        session.scalars(insert(Bill).returning(Bill.id, sort_by_parameter_order=True), bills)
-    )
+    session.execute(insert(Bill), bills)
+    ids = repository.bill_ids(session, [str(b["bill_no"]) for b in bills])
     lines = [
         {
             "bill_id": bill_id,
@@ -288,16 +289,3 @@ def _insert_bills(session: Session, bills: list[dict[str, object]], rated: list[
     ]
     if lines:
         session.execute(insert(BillLine), lines)
-
-
-def bill_lines(session: Session, bill_ids: list[int]) -> dict[int, list[BillLine]]:
-    out: dict[int, list[BillLine]] = {}
-    for start in range(0, len(bill_ids), 5000):
-        chunk = bill_ids[start : start + 5000]
-        for line in session.scalars(
-            select(BillLine)
-            .where(BillLine.bill_id.in_(chunk))
-            .order_by(BillLine.bill_id, BillLine.seq)
-        ):
-            out.setdefault(line.bill_id, []).append(line)
-    return out

@@ -16,16 +16,22 @@ from meter2cash.measurements.store import MeasurementStore, check_kind
 def latest_versions(table: ir.Table, kind: str) -> ir.Table:
     """Only the highest version per (meter_no, channel, ts); events pass through.
 
-    A window ``max(version)`` computed as a column, then filtered on: Ibis's PySpark
-    compiler mis-scopes a window placed directly inside a filter.
+    Revisions (version > 0: estimates, edits, late raw) are few, so the window that picks
+    the newest runs over them alone, and version-0 rows are kept unless a revision of
+    their key exists (an anti-join against the small revised set). The window's maximum
+    is computed as a column, then filtered on: Ibis's PySpark compiler mis-scopes a window
+    placed directly inside a filter.
     """
     spec = SPECS[check_kind(kind)]
     if not spec.versioned:
         return table
-    marked = table.mutate(
-        _latest_version=table.version.max().over(group_by=[table[k] for k in spec.key])
-    )
-    return marked.filter(marked.version == marked._latest_version).drop("_latest_version")
+    keys = list(spec.key)
+    revised = table.filter(table.version > 0)
+    marked = revised.mutate(_latest_version=revised.version.max().over(group_by=keys))
+    newest = marked.filter(marked.version == marked._latest_version).drop("_latest_version")
+    original = table.filter(table.version == 0)
+    untouched = original.anti_join(revised.select(*keys), keys)
+    return untouched.union(newest)
 
 
 class BatchEngine(ABC):

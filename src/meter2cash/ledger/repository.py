@@ -62,11 +62,8 @@ def insert_entries(
         }
         for d in drafts
     ]
-    ids = list(
-        session.scalars(
-            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True), rows
-        )
-    )
+    session.execute(insert(JournalEntry), rows)
+    ids = _entry_ids(session, drafts)
     postings = [
         {
             "entry_id": entry_id,
@@ -81,6 +78,23 @@ def insert_entries(
     ]
     session.execute(insert(Posting), postings)
     return ids
+
+
+def _entry_ids(session: Session, drafts: Sequence[EntryDraft]) -> list[int]:
+    """Ids of just-inserted entries in draft order, found by their natural key (linear, where
+    INSERT … RETURNING over many batches is not)."""
+    found: dict[tuple[str, str], int] = {}
+    by_type: dict[str, list[str]] = {}
+    for d in drafts:
+        by_type.setdefault(d.source_type, []).append(d.source_key)
+    for source_type, keys in by_type.items():
+        for start in range(0, len(keys), 5000):
+            stmt = select(JournalEntry.source_key, JournalEntry.id).where(
+                JournalEntry.source_type == source_type,
+                JournalEntry.source_key.in_(keys[start : start + 5000]),
+            )
+            found.update(((source_type, k), i) for k, i in session.execute(stmt).tuples())
+    return [found[(d.source_type, d.source_key)] for d in drafts]
 
 
 def balances_by_ledger_account(session: Session) -> list[tuple[str, str, int, int]]:
