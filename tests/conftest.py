@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,21 @@ from meter2cash.db.session import make_engine
 
 POSTGRES_URL = os.environ.get("M2C_TEST_POSTGRES_URL")
 REQUIRE_SERVICES = os.environ.get("M2C_TEST_REQUIRE_SERVICES") == "1"
+
+
+def require_spark() -> None:
+    """Skip (or, with M2C_TEST_REQUIRE_SPARK=1, fail) unless PySpark and Java are here."""
+    reason = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        reason = "pyspark is not installed (pip install -e '.[spark]')"
+    if reason is None and shutil.which("java") is None:
+        reason = "java is not on PATH (Spark needs a JDK 17)"
+    if reason:
+        if os.environ.get("M2C_TEST_REQUIRE_SPARK") == "1":
+            pytest.fail(f"M2C_TEST_REQUIRE_SPARK=1 but {reason}")
+        pytest.skip(reason)
 
 
 def _postgres_or_skip() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import postgres_schema
+from tests.conftest import postgres_schema, require_spark
 
 SMALL = ["--accounts", "150", "--start", "2026-06-30", "--days", "65"]
 
@@ -103,3 +103,17 @@ def test_a_data_home_holding_another_utility_is_refused_unharmed(demo_home: Home
     assert other.returncode != 0
     assert "already holds" in other.stderr and "Traceback" not in other.stderr
     assert demo_home.run("status", "--json").stdout == before
+
+
+@pytest.mark.spark
+def test_the_spine_on_spark_bills_exactly_what_duckdb_bills(tmp_path: Path) -> None:
+    """The same utility run with M2C_ENGINE=spark and with the default: the same money."""
+    require_spark()
+    small = ["--accounts", "60", "--start", "2026-06-30", "--days", "35"]
+    duck = Home(tmp_path / "duckdb", {})
+    spark = Home(tmp_path / "spark", {"M2C_ENGINE": "spark", "M2C_SPARK_MASTER": "local[2]"})
+    for home in (duck, spark):
+        result = home.run("demo", *small)
+        assert result.returncode == 0, result.stderr
+    for command in (["status", "--json"], ["aging", "--by", "account", "--json"]):
+        assert spark.run(*command).stdout == duck.run(*command).stdout
