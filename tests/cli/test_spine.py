@@ -117,3 +117,18 @@ def test_the_spine_on_spark_bills_exactly_what_duckdb_bills(tmp_path: Path) -> N
         assert result.returncode == 0, result.stderr
     for command in (["status", "--json"], ["aging", "--by", "account", "--json"]):
         assert spark.run(*command).stdout == duck.run(*command).stdout
+
+
+def test_the_read_success_report_covers_every_zone_and_raises_suggestions_once(
+    demo_home: Home,
+) -> None:
+    first = json.loads(demo_home.run("headend", "report", "--json").stdout)
+    again = json.loads(demo_home.run("headend", "report", "--json").stdout)
+    zones = {row["zone"] for row in first["by_zone"]}
+    assert zones and all(0.9 < row["rate"] <= 1 for row in first["by_zone"])
+    expected = sum(row["expected"] for row in first["by_zone"])
+    assert expected == sum(row["expected"] for row in first["by_concentrator"])
+    assert first["work_orders_raised"] == len(first["unreachable_meters"]) + len(
+        first["falling_concentrators"]
+    )
+    assert again["work_orders_raised"] == 0

@@ -167,6 +167,7 @@ def demo(
             f"records: {database}\nmeasurements: {home / 'measurements'}\n"
             f"simulator ground truth (labels, kept apart): {home / 'simulator-ground-truth'}\n"
             f"done in {time.perf_counter() - began:.0f} s — try `m2c status --json`, "
+            "`m2c headend report`, "
             "`m2c aging --by zone`, `m2c bill review list`",
             title="where the data lives",
         )

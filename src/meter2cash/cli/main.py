@@ -13,6 +13,7 @@ import typer
 from meter2cash.billing import issue as billing_issue
 from meter2cash.billing import repository as bill_repository
 from meter2cash.cli import demo as demo_command
+from meter2cash.cli import headend as headend_command
 from meter2cash.cli.output import console, errors, print_json, table, yuan
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
@@ -47,6 +48,7 @@ bill_app.add_typer(review_app, name="review")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(pay_app, name="pay")
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(headend_command.app, name="headend")
 app.command("demo")(demo_command.demo)
 app.command("simulate")(demo_command.simulate_command)
 app.command("collect")(demo_command.collect_command)

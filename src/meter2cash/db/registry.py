@@ -6,6 +6,7 @@ from meter2cash.db import audit
 from meter2cash.db.base import Base
 from meter2cash.headend import models as headend_models
 from meter2cash.ledger import models as ledger_models
+from meter2cash.operations import models as operations_models
 from meter2cash.tariffs import models as tariffs_models
 from meter2cash.vee import models as vee_models
 
@@ -16,6 +17,7 @@ __all__ = [
     "billing_models",
     "headend_models",
     "ledger_models",
+    "operations_models",
     "tariffs_models",
     "vee_models",
 ]

@@ -1,0 +1,136 @@
+"""`m2c headend …`: how well meter reading works, and where the field must go."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from meter2cash.cli.output import console, print_json, table
+from meter2cash.core.errors import InputError
+from meter2cash.core.settings import Settings
+from meter2cash.db.session import unit_of_work
+from meter2cash.headend.report import read_success_report
+from meter2cash.workspace import open_workspace, today
+
+app = typer.Typer(help="Head-end: read success (采集成功率) and signal loss.", no_args_is_help=True)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]
+
+
+@app.command("report")
+def report(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day (default: 30 days back).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: yesterday).")] = None,
+    worst: Annotated[int, typer.Option(help="Rows of the worst concentrators and areas.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Read success by day, zone, transformer area and concentrator; unreachable meters;
+    falling concentrators. Findings raise field work-order suggestions."""
+    with open_workspace(Settings.from_env()) as ws:
+        end = _day(last, "--to") if last else today(ws.clock, ws.settings) - timedelta(days=1)
+        start = _day(first, "--from") if first else end - timedelta(days=29)
+        if start > end:
+            raise InputError(f"--from {start} is after --to {end}")
+        with unit_of_work(ws.records) as session:
+            r = read_success_report(session, ws.clock, ws.batch, start, end)
+    if as_json:
+        print_json(
+            {
+                "from": r.first.isoformat(),
+                "to": r.last.isoformat(),
+                "daily": _rows(r.daily),
+                "by_zone": _rows(r.by_zone),
+                "by_transformer_area": _rows(r.by_transformer_area),
+                "by_concentrator": _rows(r.by_concentrator),
+                "unreachable_meters": _rows(r.unreachable),
+                "falling_concentrators": _rows(r.falling),
+                "work_orders_raised": r.work_orders_raised,
+            }
+        )
+        return
+    pct = "{:.2%}".format
+    daily = r.daily.tail(14)
+    console.print(
+        table(
+            f"read success by day ({r.first} – {r.last}, last 14 shown)",
+            ["day", "expected", "read", "rate"],
+            [(d.day, d.expected, d.read, pct(d.rate)) for d in daily.itertuples()],
+        )
+    )
+    console.print(
+        table(
+            "by zone",
+            ["zone", "meter-days", "read", "rate"],
+            [(z.zone, z.expected, z.read, pct(z.rate)) for z in r.by_zone.itertuples()],
+        )
+    )
+    console.print(
+        table(
+            f"worst {worst} transformer areas",
+            ["transformer area", "meter-days", "read", "rate"],
+            [
+                (t.transformer_area, t.expected, t.read, pct(t.rate))
+                for t in r.by_transformer_area.head(worst).itertuples()
+            ],
+        )
+    )
+    console.print(
+        table(
+            f"worst {worst} concentrators",
+            ["concentrator", "meter-days", "read", "rate"],
+            [
+                (c.concentrator, c.expected, c.read, pct(c.rate))
+                for c in r.by_concentrator.head(worst).itertuples()
+            ],
+        )
+    )
+    console.print(
+        table(
+            f"meters persistently unreachable ({len(r.unreachable)})",
+            ["meter", "concentrator", "zone", "silent days", "last read"],
+            [
+                (
+                    u.meter_no,
+                    u.concentrator,
+                    u.zone,
+                    u.silent_days,
+                    "not in range" if pd.isna(u.last_read) else u.last_read,
+                )
+                for u in r.unreachable.head(20).itertuples()
+            ],
+        )
+    )
+    console.print(
+        table(
+            f"concentrators whose success falls ({len(r.falling)})",
+            ["concentrator", "zone", "before", "last", "why"],
+            [
+                (
+                    f.concentrator,
+                    f.zone,
+                    "–" if pd.isna(f.rate_before) else pct(f.rate_before),
+                    pct(f.rate_last),
+                    f.reason,
+                )
+                for f in r.falling.head(20).itertuples()
+            ],
+        )
+    )
+    console.print(f"work-order suggestions raised: {r.work_orders_raised}")
