@@ -134,3 +134,76 @@ def report(
         )
     )
     console.print(f"work-order suggestions raised: {r.work_orders_raised}")
+
+
+command_app = typer.Typer(
+    help="Remote commands: read, time sync, relay trip/close.", no_args_is_help=True
+)
+app.add_typer(command_app, name="command")
+
+
+@command_app.command("request")
+def command_request(
+    meter: Annotated[str, typer.Option(help="Meter number.")],
+    kind: Annotated[
+        str, typer.Option(help="on_demand_read, time_sync, relay_trip or relay_close.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    actor: Annotated[str, typer.Option(help="Who asks.")],
+    key: Annotated[str | None, typer.Option(help="Idempotency key (default: new).")] = None,
+) -> None:
+    """Request a remote command; it waits as `requested` until the head-end sends it."""
+    from meter2cash.core.ids import new_id
+    from meter2cash.headend import commands
+
+    with open_workspace(Settings.from_env()) as ws, unit_of_work(ws.records) as session:
+        command = commands.request(
+            session,
+            ws.clock,
+            meter_no=meter,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            request_key=key or new_id(),
+        )
+        console.print(
+            f"command {command.id}: {command.kind} for {command.meter_no} is {command.status}"
+        )
+
+
+@command_app.command("list")
+def command_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Commands and where they stand."""
+    from sqlalchemy import select
+
+    from meter2cash.headend.models import MeterCommand
+
+    with open_workspace(Settings.from_env()) as ws, unit_of_work(ws.records) as session:
+        rows = [
+            {
+                "id": c.id,
+                "meter": c.meter_no,
+                "kind": c.kind,
+                "status": c.status,
+                "requested_by": c.requested_by,
+                "reason": c.reason,
+                "requested_at": c.requested_at.isoformat(),
+                "outcome": c.outcome,
+            }
+            for c in session.scalars(select(MeterCommand).order_by(MeterCommand.id))
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    console.print(
+        table(
+            "remote commands",
+            ["id", "meter", "kind", "status", "by", "why"],
+            [
+                (r["id"], r["meter"], r["kind"], r["status"], r["requested_by"], r["reason"])
+                for r in rows
+            ],
+        )
+    )

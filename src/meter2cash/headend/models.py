@@ -1,10 +1,10 @@
-"""Collection records: one row per local day collected, the basis of read success rate."""
+"""Head-end records: collection days (the basis of read success rate) and remote commands."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meter2cash.db.base import Base, BigId, UtcDateTime
@@ -25,3 +25,26 @@ class CollectionDay(Base):
     rows_conflicting: Mapped[int] = mapped_column(Integer)
     rows_quarantined: Mapped[int] = mapped_column(Integer)
     collected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+COMMAND_KINDS = ("on_demand_read", "time_sync", "relay_trip", "relay_close")
+COMMAND_STATUSES = ("requested", "sent", "confirmed", "failed")
+
+
+class MeterCommand(Base):
+    """A remote command to a meter and where it stands: requested → sent → confirmed or
+    failed. ``request_key`` makes a request idempotent (the same key twice is one command)."""
+
+    __tablename__ = "meter_commands"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(80), unique=True)
+    meter_no: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    frame_hex: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
