@@ -132,3 +132,13 @@ def test_the_read_success_report_covers_every_zone_and_raises_suggestions_once(
         first["falling_concentrators"]
     )
     assert again["work_orders_raised"] == 0
+
+
+def test_alarms_come_from_the_meters_events_and_are_raised_once(demo_home: Home) -> None:
+    args = ("headend", "alarms", "--from", "2026-07-01", "--to", "2026-08-31", "--json")
+    first = json.loads(demo_home.run(*args).stdout)
+    again = json.loads(demo_home.run(*args).stdout)
+    kinds = {row["kind"] for row in first["open"]}
+    assert kinds & {"tamper", "power_down", "reverse_energy", "load_drop", "load_rise"}
+    assert sum(first["raised"].values()) == len(first["open"])
+    assert again["raised"] == {} and len(again["open"]) == len(first["open"])

@@ -207,3 +207,51 @@ def command_list(
             ],
         )
     )
+
+
+@app.command("alarms")
+def alarms(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day (default: 7 days back).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: yesterday).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Raise status alarms (tamper, power down, reverse energy, sudden load change) and list
+    the open ones in the range."""
+    from sqlalchemy import select
+
+    from meter2cash.core.timezones import local_day_bounds
+    from meter2cash.headend.models import Alarm
+    from meter2cash.headend.monitoring import raise_alarms
+
+    with open_workspace(Settings.from_env()) as ws:
+        end = _day(last, "--to") if last else today(ws.clock, ws.settings) - timedelta(days=1)
+        start = _day(first, "--from") if first else end - timedelta(days=6)
+        with unit_of_work(ws.records) as session:
+            new = raise_alarms(session, ws.clock, ws.batch, start, end)
+            lo, hi = local_day_bounds(start, end, ws.settings.tz)
+            found = session.scalars(
+                select(Alarm)
+                .where(Alarm.ts >= lo, Alarm.ts < hi, Alarm.status == "open")
+                .order_by(Alarm.ts, Alarm.meter_no)
+            ).all()
+            rows = [
+                {
+                    "meter": a.meter_no,
+                    "kind": a.kind,
+                    "at": a.ts.astimezone(ws.settings.tz).isoformat(timespec="seconds"),
+                    "detail": a.detail,
+                }
+                for a in found
+            ]
+    if as_json:
+        print_json({"from": start.isoformat(), "to": end.isoformat(), "raised": new, "open": rows})
+        return
+    console.print(
+        table(
+            f"open alarms {start} – {end} ({len(rows)}; new: {sum(new.values())})",
+            ["meter", "kind", "at", "detail"],
+            [(r["meter"], r["kind"], r["at"], r["detail"]) for r in rows[:50]],
+        )
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String, Text
+from sqlalchemy import Date, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meter2cash.db.base import Base, BigId, UtcDateTime
@@ -48,3 +48,17 @@ class MeterCommand(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     frame_hex: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Alarm(Base):
+    """A status alarm on a meter: tamper, power down, reverse energy, sudden load change."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (UniqueConstraint("meter_no", "kind", "ts"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_no: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
