@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["simulation", "ingest", "determinants", "bill_run"]
+BENCHMARKS = ["simulation", "ingest", "determinants", "bill_run", "codec", "mqtt_ingest"]
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ import typer
 from meter2cash.billing import issue as billing_issue
 from meter2cash.billing import repository as bill_repository
 from meter2cash.cli import demo as demo_command
+from meter2cash.cli import dlt645 as dlt645_command
 from meter2cash.cli import headend as headend_command
+from meter2cash.cli import mqtt as mqtt_command
 from meter2cash.cli.output import console, errors, print_json, table, yuan
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
@@ -49,6 +51,8 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(pay_app, name="pay")
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(headend_command.app, name="headend")
+app.add_typer(dlt645_command.app, name="dlt645")
+app.add_typer(mqtt_command.app, name="mqtt")
 app.command("demo")(demo_command.demo)
 app.command("simulate")(demo_command.simulate_command)
 app.command("collect")(demo_command.collect_command)

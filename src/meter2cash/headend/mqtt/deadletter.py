@@ -43,7 +43,7 @@ class DeadLetter:
 
 
 class DeadLetterStore:
-    """Durable Parquet batches of dead letters under ``root`` (e.g. ``M2C_HOME/deadletter/mqtt``)."""
+    """Durable Parquet batches of dead letters under ``root`` (``M2C_HOME/deadletter/mqtt``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -211,17 +211,17 @@ def _event(item: dict[str, Any]) -> MeterEvent:
 def _channel(item: dict[str, Any]) -> str:
     """The channel named explicitly, or by DI, or by OBIS; they must agree when several are."""
     found: set[str] = set()
-    if "channel" in item:
+    if item.get("channel") is not None:
         channel = _text(item, "channel")
         if channel not in CHANNELS:
             raise InputError(f"unknown channel {channel!r}")
         found.add(channel)
-    if "di" in item:
+    if item.get("di") is not None:
         di = _text(item, "di").upper()
         if di not in DI_CHANNELS:
             raise InputError(f"unknown DI {di}")
         found.add(DI_CHANNELS[di])
-    if "obis" in item:
+    if item.get("obis") is not None:
         obis = _text(item, "obis")
         if obis not in OBIS_CHANNELS:
             raise InputError(f"unknown OBIS {obis}")

@@ -27,9 +27,7 @@ def _digits(chunk: bytes, offset: int) -> str:
     return digits
 
 
-def decode_number(
-    chunk: bytes, decimals: int, signed: bool, offset: int = 0
-) -> Decimal | None:
+def decode_number(chunk: bytes, decimals: int, signed: bool, offset: int = 0) -> Decimal | None:
     """``chunk`` as a decimal with ``decimals`` fraction digits; all-``FF`` → ``None``."""
     digits = chunk[::-1].hex()
     negative = False
@@ -46,10 +44,7 @@ def decode_number(
             offset=offset,
             raw=chunk,
         )
-    if decimals:
-        text = digits[:-decimals] + "." + digits[-decimals:]
-    else:
-        text = digits
+    text = digits[:-decimals] + "." + digits[-decimals:] if decimals else digits
     if negative and digits.strip("0"):
         text = "-" + text
     return Decimal(text)

@@ -139,7 +139,7 @@ def _check(raw: bytes, start: int, stop: int) -> Frame:
             offset=data_end + 1,
         )
     address = raw[start + 6 : start : -1].hex().upper()  # A5 first, as printed
-    if not set(address) <= _ADDRESS_NIBBLES:
+    if not address.isdigit() and not _ADDRESS_NIBBLES.issuperset(address):
         raise FrameError(f"address {address} at bytes {start + 1}..{start + 6} is not BCD")
     return Frame(address, raw[start + 8], raw[start + HEADER : data_end].translate(_MINUS_33))
 
