@@ -27,7 +27,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from meter2cash.headend.mqtt import BATCH_METER, DeadLetterStore, MqttIngestor, topic
 from meter2cash.measurements.store import MeasurementStore
 
-HOST, PORT = "127.0.0.1", 1883
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("M2C_BENCH_MQTT_PORT", "1883"))
 TZ = ZoneInfo("Asia/Shanghai")
 WINDOW = 800
 """Messages in flight between publisher and ingestor [messages], below mosquitto's queue."""
@@ -62,7 +63,13 @@ def run() -> dict[str, float]:
         store = MeasurementStore(Path(tmp) / "measurements", TZ)
         dead = DeadLetterStore(Path(tmp) / "deadletter")
         ingestor = MqttIngestor(
-            store, dead, lambda address: f"M{address}", tenant=tenant, session_expiry=60
+            store,
+            dead,
+            lambda address: f"M{address}",
+            tenant=tenant,
+            session_expiry=60,
+            host=HOST,
+            port=PORT,
         )
         ingestor.start()
         if not ingestor.wait_until(lambda c: c.connections >= 1, 10):
