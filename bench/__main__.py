@@ -9,7 +9,15 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ["simulation", "ingest", "determinants", "bill_run", "codec", "mqtt_ingest"]
+BENCHMARKS = [
+    "simulation",
+    "ingest",
+    "determinants",
+    "bill_run",
+    "codec",
+    "collection",
+    "mqtt_ingest",
+]
 
 
 def main() -> None:

@@ -189,6 +189,17 @@ class SimulatedUtility:
         self._rate_registers = grid.registers_at_start + np.cumsum(rates, axis=0)
         self._reverse_register = np.cumsum(reverse, axis=0)
 
+    # What the meters themselves hold (for meters that answer on the wire) -------------------
+    @property
+    def rate_registers(self) -> FloatArray:
+        """Rate registers A+1…A+4 at the end of each day [kWh, meter side], (days, meters, 4)."""
+        return self._rate_registers
+
+    @property
+    def faults(self) -> FaultPlan:
+        """What goes wrong with each meter (dead, comm loss, drift, theft), by day index."""
+        return self._faults
+
     # Asset tables -------------------------------------------------------------------------
     @property
     def zones(self) -> pd.DataFrame:
