@@ -7,13 +7,16 @@ by one (``m2c simulate``, ``m2c collect``, ``m2c vee run``, ``m2c bill run``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import func, select
 
 from meter2cash.assets.loader import AssetFrames, claim_utility, load_assets
@@ -25,11 +28,14 @@ from meter2cash.billing.run import BillRunReport, bill_month
 from meter2cash.core.errors import DataHomeError
 from meter2cash.core.money import from_minor
 from meter2cash.db.session import unit_of_work
-from meter2cash.headend.collection import ReadSuccess, collect_days, read_success
+from meter2cash.headend.collection import DaySource, ReadSuccess, collect_days, read_success
+from meter2cash.headend.collector import DAILY_FREEZES, CollectionResult
+from meter2cash.headend.collector import collect as collect_over_tcp
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import RECEIVABLE
 from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, trial_balance
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
+from meter2cash.simulator.wire import start_concentrators
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.vee.service import VeeReport, run_vee
 from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
@@ -112,10 +118,87 @@ def billing_months(ws: Workspace) -> list[MonthPeriod]:
     return complete_months(days[0] + timedelta(days=1), days[-1])
 
 
-def collect(ws: Workspace, sim: SimulatedUtility, days: list[date], tick: Progress) -> ReadSuccess:
+@dataclass(frozen=True)
+class WireDelivery:
+    """One day as the head-end received it (see :class:`WireHeadEnd`)."""
+
+    register_reads: pa.Table
+    intervals: pa.Table
+    events: pa.Table
+    meters_expected: int
+    meters_read: int
+
+
+@dataclass
+class WireHeadEnd:
+    """The simulated utility read for real: each day's daily freezes are read over DL/T 645
+    on TCP through simulated concentrators (lossy PLC, retries, backfill of days missed
+    earlier from the meters' frozen history). 96-point curves and meter events are not on
+    the wire yet and still come from the simulator's head-end feed."""
+
+    sim: SimulatedUtility
+    tz: ZoneInfo
+    loss: float = 0.03
+    timeout_s: float = 0.1
+    missed: dict[str, set[date]] = field(default_factory=dict)
+
+    def collect_day(self, day: date) -> WireDelivery:
+        result = asyncio.run(self._collect(day))
+        for exchange in result.exchanges:
+            read = exchange.outcome in ("first_try", "after_retry", "backfilled")
+            days = self.missed.setdefault(exchange.meter_no, set())
+            if read:
+                days.discard(exchange.day)
+            elif exchange.day == day:
+                days.add(day)
+        feed = self.sim.collect_day(day)
+        own = result.outcome_counts()
+        return WireDelivery(
+            register_reads=result.reads,
+            intervals=feed.intervals,
+            events=feed.events,
+            meters_expected=sum(own.values()),
+            meters_read=own.get("first_try", 0) + own.get("after_retry", 0),
+        )
+
+    async def _collect(self, day: date) -> CollectionResult:
+        fleet = await start_concentrators(
+            self.sim, day + timedelta(days=1), self.loss, seed=day.toordinal()
+        )
+        earliest = day - timedelta(days=DAILY_FREEZES - 1)
+        missing = {
+            meter: sorted(d for d in days if earliest <= d < day)
+            for meter, days in self.missed.items()
+            if days
+        }
+        try:
+            return await collect_over_tcp(
+                fleet.endpoints,
+                fleet.meters_by_concentrator,
+                day,
+                tz=self.tz,
+                missing=missing,
+                timeout_s=self.timeout_s,
+            )
+        finally:
+            await fleet.close()
+
+
+def collect(
+    ws: Workspace,
+    sim: SimulatedUtility,
+    days: list[date],
+    tick: Progress,
+    *,
+    over_tcp: bool = False,
+) -> ReadSuccess:
+    """Collect ``days``: from the simulator's head-end feed, or with ``over_tcp`` the daily
+    freezes over DL/T 645 through simulated concentrators (:class:`WireHeadEnd`)."""
+    source: DaySource = WireHeadEnd(sim, ws.settings.tz) if over_tcp else sim
+    name = "headend:dlt645-tcp" if over_tcp else "headend:simulator"
     for day in days:
         with unit_of_work(ws.records) as session:
-            collect_days(session, ws.clock, ws.store, sim, [day], source_name="headend:simulator")
+            collect_days(session, ws.clock, ws.store, source, [day], source_name=name)
         tick()
     with unit_of_work(ws.records) as session:
         return read_success(session)
