@@ -31,6 +31,7 @@ from meter2cash.db.session import unit_of_work
 from meter2cash.headend.collection import DaySource, ReadSuccess, collect_days, read_success
 from meter2cash.headend.collector import DAILY_FREEZES, CollectionResult
 from meter2cash.headend.collector import collect as collect_over_tcp
+from meter2cash.headend.exchanges import record_exchanges
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import RECEIVABLE
 from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, trial_balance
@@ -141,9 +142,11 @@ class WireHeadEnd:
     loss: float = 0.03
     timeout_s: float = 0.1
     missed: dict[str, set[date]] = field(default_factory=dict)
+    last: CollectionResult | None = None
+    """The latest day's collection, with its exchange log."""
 
     def collect_day(self, day: date) -> WireDelivery:
-        result = asyncio.run(self._collect(day))
+        result = self.last = asyncio.run(self._collect(day))
         for exchange in result.exchanges:
             read = exchange.outcome in ("first_try", "after_retry", "backfilled")
             days = self.missed.setdefault(exchange.meter_no, set())
@@ -194,11 +197,15 @@ def collect(
 ) -> ReadSuccess:
     """Collect ``days``: from the simulator's head-end feed, or with ``over_tcp`` the daily
     freezes over DL/T 645 through simulated concentrators (:class:`WireHeadEnd`)."""
-    source: DaySource = WireHeadEnd(sim, ws.settings.tz) if over_tcp else sim
+    wire = WireHeadEnd(sim, ws.settings.tz) if over_tcp else None
+    source: DaySource = wire or sim
     name = "headend:dlt645-tcp" if over_tcp else "headend:simulator"
     for day in days:
         with unit_of_work(ws.records) as session:
-            collect_days(session, ws.clock, ws.store, source, [day], source_name=name)
+            if collect_days(session, ws.clock, ws.store, source, [day], source_name=name) and (
+                wire is not None and wire.last is not None
+            ):
+                record_exchanges(session, wire.last)
         tick()
     with unit_of_work(ws.records) as session:
         return read_success(session)

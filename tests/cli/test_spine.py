@@ -164,3 +164,6 @@ def test_the_demo_can_read_its_meters_over_dlt645_on_tcp(tmp_path: Path) -> None
     wire_rate = sum(r["read"] for r in rates[0]) / sum(r["expected"] for r in rates[0])
     feed_rate = sum(r["read"] for r in rates[1]) / sum(r["expected"] for r in rates[1])
     assert wire_rate > feed_rate
+    for zone in rates[0]:  # the wire's exchange log splits how reads arrived
+        assert zone["rate_first_try"] <= zone["rate_after_retries"] <= zone["rate"]
+    assert any(z["rate_first_try"] < z["rate_after_retries"] for z in rates[0])

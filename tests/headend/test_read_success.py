@@ -11,7 +11,7 @@ from meter2cash.core.clock import FixedClock
 from meter2cash.db.session import unit_of_work
 from meter2cash.headend import analysis
 from meter2cash.headend.analysis import SignalLossRules
-from meter2cash.headend.report import _raise
+from meter2cash.headend.report import _raise, _with_attempts
 from meter2cash.operations.models import WorkOrder
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(14)]
@@ -51,6 +51,32 @@ def test_success_rates_by_day_and_level() -> None:
     by_conc = analysis.success_overall(SCENARIO, "concentrator").set_index("concentrator")
     assert by_conc.loc["C1", "read"] == 14 + 11
     assert by_conc.loc["C2", "rate"] == 10 / 14
+
+
+def test_rates_split_first_try_after_retries_and_after_backfill() -> None:
+    """M1 is read on the day its freeze is due, M2 after a retry, M3 only days later by
+    backfill, M4 never: 25 % first try, 50 % after retries, 75 % after backfill."""
+    day = DAYS[0]
+    grid = pd.DataFrame(
+        {
+            "meter_no": ["M1", "M2", "M3", "M4"],
+            "concentrator": "C1",
+            "transformer_area": "T1",
+            "zone": "Z1",
+            "day": day,
+            "read": [True, True, True, False],
+        }
+    )
+    exchanges = pd.DataFrame(
+        {
+            "meter_no": ["M1", "M2", "M3", "M4", "M3"],
+            "day": [day] * 5,
+            "collected_on": [day] * 4 + [day + timedelta(days=2)],
+            "outcome": ["first_try", "after_retry", "unreachable", "unreachable", "backfilled"],
+        }
+    )
+    (row,) = analysis.success_by_day(_with_attempts(grid, exchanges)).itertuples()
+    assert (row.rate_first_try, row.rate_after_retries, row.rate) == (0.25, 0.5, 0.75)
 
 
 def test_unreachable_meters_are_those_silent_up_to_the_last_day() -> None:

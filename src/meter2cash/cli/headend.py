@@ -70,8 +70,11 @@ def report(
     console.print(
         table(
             f"read success by day ({r.first} – {r.last}, last 14 shown)",
-            ["day", "expected", "read", "rate"],
-            [(d.day, d.expected, d.read, pct(d.rate)) for d in daily.itertuples()],
+            ["day", "expected", "first try", "after retries", "after backfill"],
+            [
+                (d.day, d.expected, pct(d.rate_first_try), pct(d.rate_after_retries), pct(d.rate))
+                for d in daily.itertuples()
+            ],
         )
     )
     console.print(

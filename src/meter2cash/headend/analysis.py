@@ -30,19 +30,43 @@ class SignalLossRules:
     """A concentrator below this success rate over the last window is flagged too."""
 
 
-def success_by_day(grid: pd.DataFrame, level: Level | None = None) -> pd.DataFrame:
-    """Expected meters, meters read and rate per day (and per ``level`` member)."""
-    keys = ["day"] if level is None else [level, "day"]
-    table = grid.groupby(keys, sort=True)["read"].agg(expected="size", read="sum").reset_index()
+def _rates(grid: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Expected, read, and rates first try / after retries / after backfill (= ``rate``).
+
+    Grids without ``first_try`` / ``after_retries`` columns count every read as a first try.
+    """
+    marks = grid.assign(
+        first_try=grid.get("first_try", grid["read"]),
+        after_retries=grid.get("after_retries", grid["read"]),
+    )
+    table = (
+        marks.groupby(keys, sort=True)
+        .agg(
+            expected=("read", "size"),
+            read=("read", "sum"),
+            first_try=("first_try", "sum"),
+            after_retries=("after_retries", "sum"),
+        )
+        .reset_index()
+    )
+    table["rate_first_try"] = table["first_try"] / table["expected"]
+    table["rate_after_retries"] = table["after_retries"] / table["expected"]
     table["rate"] = table["read"] / table["expected"]
-    return table
+    return table.drop(columns=["first_try", "after_retries"])
+
+
+def success_by_day(grid: pd.DataFrame, level: Level | None = None) -> pd.DataFrame:
+    """Expected meters, meters read and rates per day (and per ``level`` member).
+
+    ``rate`` is success after backfill (every freeze stored, however it came);
+    ``rate_first_try`` and ``rate_after_retries`` say how many came on the day they were due.
+    """
+    return _rates(grid, ["day"] if level is None else [level, "day"])
 
 
 def success_overall(grid: pd.DataFrame, level: Level) -> pd.DataFrame:
-    """Expected meter-days, meter-days read and rate per ``level`` member, worst first."""
-    table = grid.groupby(level)["read"].agg(expected="size", read="sum").reset_index()
-    table["rate"] = table["read"] / table["expected"]
-    return table.sort_values(["rate", level]).reset_index(drop=True)
+    """Expected meter-days, meter-days read and rates per ``level`` member, worst first."""
+    return _rates(grid, [level]).sort_values(["rate", level]).reset_index(drop=True)
 
 
 def unreachable_meters(grid: pd.DataFrame, rules: SignalLossRules) -> pd.DataFrame:

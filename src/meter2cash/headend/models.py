@@ -62,3 +62,17 @@ class Alarm(Base):
     detail: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReadExchange(Base):
+    """How a meter's daily freeze was got over the wire: on the day it was due (first try,
+    after retries, unreachable) or later from the meter's history (backfilled)."""
+
+    __tablename__ = "read_exchanges"
+    __table_args__ = (UniqueConstraint("meter_no", "day", "collected_on"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_no: Mapped[str] = mapped_column(String(32), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    collected_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from meter2cash.core.clock import Clock
 from meter2cash.engines import BatchEngine
 from meter2cash.headend import analysis
 from meter2cash.headend.analysis import SignalLossRules
+from meter2cash.headend.exchanges import exchanges_between
 from meter2cash.headend.repository import meter_places
 from meter2cash.operations.models import WorkOrder
 
@@ -58,7 +60,26 @@ def read_grid(session: Session, engine: BatchEngine, first: date, last: date) ->
         seen[["meter_no", "day"]].assign(read=True), on=["meter_no", "day"], how="left"
     )
     marked["read"] = marked["read"].fillna(False).astype(bool)
-    return marked
+    return _with_attempts(marked, exchanges_between(session, first, last))
+
+
+def _with_attempts(grid: pd.DataFrame, exchanges: pd.DataFrame) -> pd.DataFrame:
+    """Add ``first_try`` and ``after_retries``: how a read arrived on the day it was due.
+
+    ``read`` counts every freeze in the store, so it is success after backfill. Days without
+    an exchange log (collected from a feed, not over the wire) count a read as a first try.
+    """
+    on_day = exchanges[exchanges["day"] == exchanges["collected_on"]]
+    outcome = grid.merge(
+        on_day[["meter_no", "day", "outcome"]], on=["meter_no", "day"], how="left"
+    )["outcome"]
+    logged = outcome.notna().to_numpy()
+    first_try = (outcome == "first_try").to_numpy()
+    retried = outcome.isin(["first_try", "after_retry"]).to_numpy()
+    read = grid["read"].to_numpy()
+    return grid.assign(
+        first_try=np.where(logged, first_try, read), after_retries=np.where(logged, retried, read)
+    )
 
 
 def read_success_report(
