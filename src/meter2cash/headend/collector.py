@@ -156,6 +156,17 @@ class _Link:
             raise _Unanswered(f"reply for DI {reading.di}, asked {di}")
         return reading
 
+    async def broadcast(self, frame: bytes) -> None:
+        """Send a frame that expects no reply (broadcast time sync, freeze)."""
+        writer = await self._connect()
+        try:
+            writer.write(frame)
+            await writer.drain()
+        except ConnectionError as error:
+            if self._writer is writer:
+                self._drop()
+            raise _Unanswered(f"connection lost: {error!r}") from error
+
     async def _connect(self) -> asyncio.StreamWriter:
         async with self._lock:
             if self._writer is not None and not self._writer.is_closing():

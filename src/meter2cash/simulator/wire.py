@@ -51,6 +51,8 @@ ERR_NO_SUCH_DATA: Final = 0x02
 DAILY_FREEZES: Final = 62
 """Daily freezes a DL/T 645-2007 meter keeps (DI0 01…3E) [-]."""
 COLLECTION_OFFSET: Final = timedelta(minutes=5)
+TIME_SYNC: Final = 0x08
+"""Control function of the broadcast time sync."""
 """The simulated "now" when a server starts: ``today`` local midnight + 5 min."""
 
 Fault = Literal["reset", "hang"]
@@ -77,7 +79,7 @@ class MeterBank:
         self._registers = utility.rate_registers  # (days, meters, 4) [kWh, meter side]
         faults = utility.faults
         self._silent = faults.silent(newest)
-        self._clock_offset_s = faults.clock_offset_s(newest)
+        self._clock_offset_s = faults.clock_offset_s(newest).copy()
         meters = utility.meters
         self._index = {address: i for i, address in enumerate(meters["address"].tolist())}
         concentrator = meters["service_point_code"].map(
@@ -89,6 +91,14 @@ class MeterBank:
             meters["meter_no"], meters["address"], concentrator, strict=True
         ):
             self.meters_by_concentrator.setdefault(str(code), []).append((meter_no, address))
+
+    def set_clocks(self, concentrator_code: str, offset_s: float) -> None:
+        """A broadcast time sync heard behind ``concentrator_code``: its answering meters'
+        clocks now run ``offset_s`` [s] from true time (the master's own error)."""
+        for _, address in self.meters_by_concentrator.get(concentrator_code, []):
+            i = self._index[address]
+            if not self._silent[i]:
+                self._clock_offset_s[i] = offset_s
 
     def silent_meters(self) -> set[str]:
         """Addresses of the meters that never answer today (dead or out of communication)."""
@@ -181,7 +191,17 @@ class ConcentratorServer:
             self._server.close()
             await self._server.wait_closed()
 
-    def _now(self) -> datetime:
+    def _broadcast_offset(self, data: bytes) -> float:
+        """Seconds between the time a sync broadcast carries (``ss mm hh DD MM YY``, local,
+        BCD) and true time now; 0 when the broadcast cannot be read."""
+        try:
+            ss, mm, hh, dd, mo, yy = (int(f"{b:02x}") for b in data)
+            sent = datetime(2000 + yy, mo, dd, hh, mm, ss, tzinfo=self.bank.tz)
+        except ValueError:
+            return 0.0
+        return (sent - self.now()).total_seconds()
+
+    def now(self) -> datetime:
         elapsed = asyncio.get_running_loop().time() - self._started
         start = local_midnight(self.bank.today, self.bank.tz) + COLLECTION_OFFSET
         return start + timedelta(seconds=elapsed)
@@ -216,7 +236,11 @@ class ConcentratorServer:
     async def _forward(self, frame: Frame, writer: asyncio.StreamWriter) -> None:
         """Carry ``frame`` to its meter and the reply back, unless the PLC loses it."""
         address = frame.address
-        if frame.direction != "request" or address == BROADCAST:
+        if frame.direction != "request":
+            return
+        if address == BROADCAST:
+            if frame.function == TIME_SYNC and len(frame.data) == 6:
+                self.bank.set_clocks(self.concentrator_code, self._broadcast_offset(frame.data))
             return
         if self.bank.concentrator_of.get(address) != self.concentrator_code:
             return
@@ -227,7 +251,7 @@ class ConcentratorServer:
             reply: bytes | None = error_reply(address, frame.function, ERR_OTHER)
         else:
             di = f"{int.from_bytes(frame.data[:4], 'little'):08X}"
-            reply = self.bank.answer(address, di, self._now())
+            reply = self.bank.answer(address, di, self.now())
         if reply is not None and not writer.is_closing():
             writer.write(reply)
             with contextlib.suppress(ConnectionError):
@@ -251,6 +275,10 @@ class Fleet:
     def meters_by_concentrator(self) -> dict[str, list[tuple[str, str]]]:
         """Concentrator code → [(meter_no, address)]."""
         return self.bank.meters_by_concentrator
+
+    def now(self) -> datetime:
+        """True time in the simulation: what a head-end synchronised to a time source reads."""
+        return next(iter(self.servers.values())).now()
 
     async def close(self) -> None:
         """Close every server."""
