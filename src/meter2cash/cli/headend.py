@@ -84,26 +84,20 @@ def report(
             [(z.zone, z.expected, z.read, pct(z.rate)) for z in r.by_zone.itertuples()],
         )
     )
-    console.print(
-        table(
-            f"worst {worst} transformer areas",
-            ["transformer area", "meter-days", "read", "rate"],
-            [
-                (t.transformer_area, t.expected, t.read, pct(t.rate))
-                for t in r.by_transformer_area.head(worst).itertuples()
-            ],
+    for level, frame in (
+        ("transformer area", r.by_transformer_area),
+        ("concentrator", r.by_concentrator),
+    ):
+        console.print(
+            table(
+                f"worst {worst} by {level}",
+                [level, "meter-days", "read", "rate"],
+                [
+                    (row[0], row.expected, row.read, pct(row.rate))
+                    for row in frame.head(worst).itertuples(index=False)
+                ],
+            )
         )
-    )
-    console.print(
-        table(
-            f"worst {worst} concentrators",
-            ["concentrator", "meter-days", "read", "rate"],
-            [
-                (c.concentrator, c.expected, c.read, pct(c.rate))
-                for c in r.by_concentrator.head(worst).itertuples()
-            ],
-        )
-    )
     console.print(
         table(
             f"meters persistently unreachable ({len(r.unreachable)})",

@@ -8,17 +8,19 @@ class. Pure detection (:func:`load_change_alarms`) is separate from storing
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import Account, Customer, Meter, MeterInstallation, ServicePoint
 from meter2cash.core.clock import Clock
 from meter2cash.core.timezones import local_midnight
+from meter2cash.db.idempotent import insert_new
 from meter2cash.engines import BatchEngine
 from meter2cash.headend.models import Alarm
 
@@ -141,31 +143,11 @@ def raise_alarms(
     found = pd.concat(
         [event_alarms(engine, first, last), loads[["meter_no", "ts", "kind", "detail"]]]
     )
-    if found.empty:
-        return {}
-    found["ts"] = pd.to_datetime(found["ts"], utc=True)
-    start, end = found["ts"].min().to_pydatetime(), found["ts"].max().to_pydatetime()
-    known = set(
-        session.execute(
-            select(Alarm.meter_no, Alarm.kind, Alarm.ts).where(Alarm.ts >= start, Alarm.ts <= end)
-        ).tuples()
+    rows = insert_new(
+        session,
+        Alarm,
+        ("meter_no", "kind", "ts"),
+        found,
+        {"status": "open", "raised_at": clock.now()},
     )
-    now = clock.now()
-    rows = [
-        {
-            "meter_no": r.meter_no,
-            "kind": r.kind,
-            "ts": r.ts.to_pydatetime(),
-            "detail": r.detail,
-            "status": "open",
-            "raised_at": now,
-        }
-        for r in found.drop_duplicates(["meter_no", "kind", "ts"]).itertuples(index=False)
-        if (r.meter_no, r.kind, r.ts.to_pydatetime()) not in known
-    ]
-    if rows:
-        session.execute(insert(Alarm), rows)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[str(row["kind"])] = counts.get(str(row["kind"]), 0) + 1
-    return counts
+    return dict(Counter(str(row["kind"]) for row in rows))

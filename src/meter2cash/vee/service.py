@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from meter2cash.core.clock import Clock
 from meter2cash.core.timezones import local_midnight
+from meter2cash.db.idempotent import insert_new
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import rules
 from meter2cash.vee.models import VeeFinding
@@ -153,30 +153,11 @@ def _conflicts(store: MeasurementStore, first: date, last: date) -> pd.DataFrame
 
 
 def _save_findings(session: Session, clock: Clock, found: pd.DataFrame) -> None:
-    if found.empty:
-        return
-    earliest, latest = found["ts"].min().to_pydatetime(), found["ts"].max().to_pydatetime()
-    known = set(
-        session.execute(
-            select(VeeFinding.meter_no, VeeFinding.channel, VeeFinding.ts, VeeFinding.rule).where(
-                VeeFinding.ts >= earliest, VeeFinding.ts <= latest
-            )
-        ).tuples()
+    columns = ["meter_no", "channel", "ts", "rule", "severity", "detail", "status"]
+    insert_new(
+        session,
+        VeeFinding,
+        ("meter_no", "channel", "ts", "rule"),
+        found[columns],
+        {"found_at": clock.now()},
     )
-    now = clock.now()
-    rows = [
-        {
-            "meter_no": r.meter_no,
-            "channel": r.channel,
-            "ts": r.ts.to_pydatetime(),
-            "rule": r.rule,
-            "severity": r.severity,
-            "detail": r.detail,
-            "status": r.status,
-            "found_at": now,
-        }
-        for r in found.itertuples(index=False)
-        if (r.meter_no, r.channel, r.ts.to_pydatetime(), r.rule) not in known
-    ]
-    if rows:
-        session.execute(insert(VeeFinding), rows)
