@@ -52,6 +52,7 @@ TIMEOUT_S = 2.0
 BUDGET_S = 15.0
 """Whole test [s]."""
 ENERGY_FORMAT = "XXXXXX.XX"
+"""The package's own format descriptor for a 4-byte energy (six integer, two decimal digits)."""
 RATE_DIS = ("00010100", "00010200", "00010300", "00010400")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
 from meter2cash.core.errors import LedgerError
 from meter2cash.db.session import unit_of_work
+from meter2cash.ledger import repository
 from meter2cash.ledger.aging import BUCKETS, bucket_index, bucket_totals
 from meter2cash.ledger.allocation import OpenItem, allocate_oldest_first
 from meter2cash.ledger.journal import CASH, RECEIVABLE, EntryDraft, Leg, check_balanced
@@ -134,3 +136,21 @@ def test_bucket_edges_are_inclusive_day_ranges() -> None:
         "91-180",
         ">180",
     ]
+
+
+def test_open_items_of_many_accounts_are_read_in_chunks_with_the_same_result(
+    records: Engine, clock: FixedClock
+) -> None:
+    with unit_of_work(records) as session:
+        for n in range(3):
+            account = create_account(session, f"A{n:03d}")
+            create_bill(session, account, 1000 * (n + 1), date(2026, 8, 2))
+        issue_approved(session, clock)
+        everything = repository.open_items(session)
+        chunked = repository.open_items(session, account_ids=set(range(1, 6001)))
+    assert len(everything) == 3
+
+    def rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+        return frame.sort_values("bill_id").astype(object).to_dict("records")
+
+    assert rows(chunked) == rows(everything)

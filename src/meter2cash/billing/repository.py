@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import func, or_, select
@@ -81,9 +81,10 @@ def kwh_billed_since(session: Session, since: date, before: date) -> dict[int, o
 
 def recent_kwh(session: Session, before: date, months: int = 6) -> dict[int, list[object]]:
     """kWh of each account's live bills before ``before``, oldest first (last ``months``)."""
+    since = before - timedelta(days=31 * months)
     stmt = (
         select(Bill.account_id, Bill.kwh)
-        .where(Bill.period_start < before, Bill.status != "cancelled")
+        .where(Bill.period_start >= since, Bill.period_start < before, Bill.status != "cancelled")
         .order_by(Bill.account_id, Bill.period_start)
     )
     history: dict[int, list[object]] = {}

@@ -264,7 +264,7 @@ def bill_month(
         billed=len(bills),
         in_review=in_review,
         unbillable=len(meters) - len(bills),
-        amount_minor=sum(int(str(b["total_minor"])) for b in bills),
+        amount_minor=sum(to_minor(r.total) for r in rated),
     )
 
 

@@ -14,15 +14,14 @@ from datetime import date, timedelta
 from typing import Final
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from meter2cash.assets.models import Account, Customer, Meter, MeterInstallation, ServicePoint
 from meter2cash.core.clock import Clock
 from meter2cash.core.timezones import local_midnight
 from meter2cash.db.idempotent import insert_new
 from meter2cash.engines import BatchEngine
 from meter2cash.headend.models import Alarm
+from meter2cash.headend.repository import meter_classes
 
 EVENT_ALARMS: Final = {
     "cover_open": "tamper",
@@ -96,25 +95,7 @@ def daily_consumption(
     gap = (pd.to_datetime(nxt["local_date"]) - pd.to_datetime(table["local_date"])).dt.days
     table = table.assign(kwh=nxt["value"] - table["value"])[gap == 1]
     table["day"] = pd.to_datetime(table["local_date"]).dt.date
-    places = pd.DataFrame(
-        session.execute(
-            select(
-                Meter.meter_no,
-                MeterInstallation.multiplier,
-                ServicePoint.role,
-                Customer.customer_class,
-            )
-            .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
-            .join(ServicePoint, ServicePoint.id == MeterInstallation.service_point_id)
-            .join(Account, Account.id == ServicePoint.account_id, isouter=True)
-            .join(Customer, Customer.id == Account.customer_id, isouter=True)
-            .where(MeterInstallation.removed_at.is_(None))
-        )
-        .tuples()
-        .all(),
-        columns=["meter_no", "multiplier", "role", "customer_class"],
-    )
-    places["customer_class"] = places["customer_class"].fillna("supply")
+    places = meter_classes(session)
     merged = table.merge(places, on="meter_no")
     merged["kwh"] = merged["kwh"] * merged["multiplier"]
     return merged[["meter_no", "customer_class", "day", "kwh"]]

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import (
+    Account,
     Concentrator,
+    Customer,
     Meter,
     MeterInstallation,
     ServicePoint,
@@ -37,4 +39,22 @@ def meter_places(session: Session) -> pd.DataFrame:
         columns=["meter_no", "concentrator", "transformer_area", "zone"],
     )
     frame["concentrator"] = frame["concentrator"].fillna("(none)")
+    return frame
+
+
+def meter_classes(session: Session) -> pd.DataFrame:
+    """Installed meters with their multiplier and customer class ('supply' for transformer
+    supply meters): meter_no, multiplier, customer_class."""
+    stmt = (
+        select(Meter.meter_no, MeterInstallation.multiplier, Customer.customer_class)
+        .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
+        .join(ServicePoint, ServicePoint.id == MeterInstallation.service_point_id)
+        .join(Account, Account.id == ServicePoint.account_id, isouter=True)
+        .join(Customer, Customer.id == Account.customer_id, isouter=True)
+        .where(MeterInstallation.removed_at.is_(None))
+    )
+    frame = pd.DataFrame(
+        session.execute(stmt).tuples().all(), columns=["meter_no", "multiplier", "customer_class"]
+    )
+    frame["customer_class"] = frame["customer_class"].fillna("supply")
     return frame

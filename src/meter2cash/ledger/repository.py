@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -127,47 +127,64 @@ def entries_without_postings(session: Session) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def open_items(session: Session, *, booked_through: date | None = None) -> pd.DataFrame:
-    """Open receivable per bill: account, zone, class, bill date, due date, open [fen]."""
+def open_items(
+    session: Session,
+    *,
+    booked_through: date | None = None,
+    account_ids: Collection[int] | None = None,
+) -> pd.DataFrame:
+    """Open receivable per bill: account_id, bill_id, open_minor [fen], bill_date, due_date,
+    account_no, zone, customer_class — of every account, or of ``account_ids``."""
+    if account_ids is not None and len(account_ids) > 5000:
+        ids = sorted(account_ids)
+        return pd.concat(
+            open_items(session, booked_through=booked_through, account_ids=ids[i : i + 5000])
+            for i in range(0, len(ids), 5000)
+        ).reset_index(drop=True)
     receivable_id = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
     open_minor = func.sum(Posting.amount_minor)
-    stmt = (
-        select(
-            Posting.account_id,
-            Posting.bill_id,
-            open_minor.label("open_minor"),
-        )
+    open_bills = (
+        select(Posting.account_id, Posting.bill_id, open_minor.label("open_minor"))
         .where(Posting.ledger_account_id == receivable_id.scalar_subquery())
         .group_by(Posting.account_id, Posting.bill_id)
         .having(open_minor != 0)
     )
     if booked_through is not None:
-        stmt = stmt.join(JournalEntry, JournalEntry.id == Posting.entry_id).where(
+        open_bills = open_bills.join(JournalEntry, JournalEntry.id == Posting.entry_id).where(
             JournalEntry.booked_on <= booked_through
         )
-    items = pd.DataFrame(
-        session.execute(stmt).tuples().all(), columns=["account_id", "bill_id", "open_minor"]
-    )
-    bills = pd.DataFrame(
-        session.execute(
-            select(
-                Bill.id,
-                Bill.bill_date,
-                Bill.due_date,
-                Account.account_no,
-                Zone.code,
-                Customer.customer_class,
-            )
-            .join(Account, Account.id == Bill.account_id)
-            .join(Zone, Zone.id == Account.zone_id)
-            .join(Customer, Customer.id == Account.customer_id)
-            .where(Bill.id.in_(select(Posting.bill_id).where(Posting.bill_id.is_not(None))))
+    if account_ids is not None:
+        open_bills = open_bills.where(Posting.account_id.in_(list(account_ids)))
+    items = open_bills.subquery()
+    stmt = (
+        select(
+            items.c.account_id,
+            items.c.bill_id,
+            items.c.open_minor,
+            Bill.bill_date,
+            Bill.due_date,
+            Account.account_no,
+            Zone.code,
+            Customer.customer_class,
         )
-        .tuples()
-        .all(),
-        columns=["bill_id", "bill_date", "due_date", "account_no", "zone", "customer_class"],
+        .join(Bill, Bill.id == items.c.bill_id)
+        .join(Account, Account.id == Bill.account_id)
+        .join(Zone, Zone.id == Account.zone_id)
+        .join(Customer, Customer.id == Account.customer_id)
     )
-    return items.merge(bills, on="bill_id", how="left")
+    return pd.DataFrame(
+        session.execute(stmt).tuples().all(),
+        columns=[
+            "account_id",
+            "bill_id",
+            "open_minor",
+            "bill_date",
+            "due_date",
+            "account_no",
+            "zone",
+            "customer_class",
+        ],
+    )
 
 
 def payment_keys_present(session: Session, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

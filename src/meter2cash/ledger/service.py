@@ -106,7 +106,7 @@ def apply_payments(session: Session, clock: Clock, payments: Sequence[PaymentIn]
             f"payment {unknown[0].channel}:{unknown[0].transaction_id} names unknown account "
             f"{unknown[0].account_no}"
         )
-    items = repository.open_items(session)
+    items = repository.open_items(session, account_ids=set(account_ids.values()))
     open_by_account: dict[int, list[tuple[date, OpenItem]]] = defaultdict(list)
     for row in items.sort_values(["bill_date", "bill_id"]).itertuples(index=False):
         open_by_account[int(row.account_id)].append(
