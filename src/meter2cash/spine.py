@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -28,15 +30,17 @@ from meter2cash.billing.run import BillRunReport, bill_month
 from meter2cash.core.errors import DataHomeError
 from meter2cash.core.money import from_minor
 from meter2cash.db.session import unit_of_work
-from meter2cash.headend.collection import DaySource, ReadSuccess, collect_days, read_success
-from meter2cash.headend.collector import DAILY_FREEZES, CollectionResult
+from meter2cash.headend.clocks import ClockReport, check_clocks
+from meter2cash.headend.collection import ReadSuccess, collect_days, read_success
+from meter2cash.headend.collector import DAILY_FREEZES, EVENT_SCHEMA, CollectionResult
 from meter2cash.headend.collector import collect as collect_over_tcp
 from meter2cash.headend.exchanges import record_exchanges
+from meter2cash.headend.repository import event_counters, meter_classes, store_event_counters
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import RECEIVABLE
 from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, trial_balance
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
-from meter2cash.simulator.wire import start_concentrators
+from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.vee.service import VeeReport, run_vee
 from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
@@ -130,23 +134,45 @@ class WireDelivery:
     meters_read: int
 
 
+CURVE_CLASSES: Final = frozenset({"commercial", "industrial", "supply"})
+"""Customer classes whose meters' 96-point curves are read daily (large customers and
+transformer supply meters)."""
+ROUND_DAYS: Final = 7
+"""Each meter's events are swept and its clock checked once in this many days, the meters
+spread evenly over the days [days]."""
+CLOCK_THRESHOLD_S: Final = 60.0
+"""Drift beyond which a concentrator's meters are sent a time sync [s]."""
+
+
+def due_today(meter_no: str, day: date, every: int = ROUND_DAYS) -> bool:
+    """Whether ``meter_no`` is due for its event sweep and clock check on ``day``."""
+    return (zlib.crc32(meter_no.encode()) + day.toordinal()) % every == 0
+
+
 @dataclass
 class WireHeadEnd:
-    """The simulated utility read for real: each day's daily freezes are read over DL/T 645
-    on TCP through simulated concentrators (lossy PLC, retries, backfill of days missed
-    earlier from the meters' frozen history). 96-point curves and meter events are not on
-    the wire yet and still come from the simulator's head-end feed."""
+    """The simulated utility read for real over DL/T 645 on TCP through simulated
+    concentrators (lossy PLC) served by ``meters``: every day the daily freezes (retried; days
+    missed earlier backfilled from the meters' history) and the curves of ``curve_meters``;
+    in a round of :data:`ROUND_DAYS` days each meter's event sweep and clock check, with a
+    time sync behind concentrators whose meters drifted."""
 
-    sim: SimulatedUtility
+    meters: FleetProcess
     tz: ZoneInfo
-    loss: float = 0.03
+    curve_meters: frozenset[str]
+    counters: dict[tuple[str, str], Decimal]
+    """Event counters as last read (updated as sweeps read them)."""
     timeout_s: float = 0.1
     missed: dict[str, set[date]] = field(default_factory=dict)
     last: CollectionResult | None = None
     """The latest day's collection, with its exchange log."""
+    last_clocks: ClockReport | None = None
+    """The latest day's clock check."""
 
     def collect_day(self, day: date) -> WireDelivery:
-        result = self.last = asyncio.run(self._collect(day))
+        fleet = self.meters.open_day(day + timedelta(days=1))
+        result, clocks = asyncio.run(self._collect(fleet, day))
+        self.last, self.last_clocks = result, clocks
         for exchange in result.exchanges:
             read = exchange.outcome in ("first_try", "after_retry", "backfilled")
             days = self.missed.setdefault(exchange.meter_no, set())
@@ -154,37 +180,61 @@ class WireHeadEnd:
                 days.discard(exchange.day)
             elif exchange.day == day:
                 days.add(day)
-        feed = self.sim.collect_day(day)
+        self.counters.update(result.counters)
         own = result.outcome_counts()
         return WireDelivery(
             register_reads=result.reads,
-            intervals=feed.intervals,
-            events=feed.events,
+            intervals=result.intervals,
+            events=pa.concat_tables([result.events, _drift_events(clocks, CLOCK_THRESHOLD_S)]),
             meters_expected=sum(own.values()),
             meters_read=own.get("first_try", 0) + own.get("after_retry", 0),
         )
 
-    async def _collect(self, day: date) -> CollectionResult:
-        fleet = await start_concentrators(
-            self.sim, day + timedelta(days=1), self.loss, seed=day.toordinal()
-        )
+    async def _collect(self, fleet: FleetDay, day: date) -> tuple[CollectionResult, ClockReport]:
         earliest = day - timedelta(days=DAILY_FREEZES - 1)
         missing = {
             meter: sorted(d for d in days if earliest <= d < day)
             for meter, days in self.missed.items()
             if days
         }
-        try:
-            return await collect_over_tcp(
-                fleet.endpoints,
-                fleet.meters_by_concentrator,
-                day,
-                tz=self.tz,
-                missing=missing,
-                timeout_s=self.timeout_s,
-            )
-        finally:
-            await fleet.close()
+        due = {
+            code: [(no, address) for no, address in meters if due_today(no, day)]
+            for code, meters in fleet.meters_by_concentrator.items()
+        }
+        result = await collect_over_tcp(
+            fleet.endpoints,
+            fleet.meters_by_concentrator,
+            day,
+            tz=self.tz,
+            missing=missing,
+            curves_for=self.curve_meters,
+            sweep_for={no for meters in due.values() for no, _ in meters},
+            known_counters=self.counters,
+            timeout_s=self.timeout_s,
+        )
+        clocks = await check_clocks(
+            fleet.endpoints,
+            {code: meters for code, meters in due.items() if meters},
+            tz=self.tz,
+            now=fleet.now,
+            threshold_s=CLOCK_THRESHOLD_S,
+            timeout_s=self.timeout_s,
+        )
+        return result, clocks
+
+
+def _drift_events(report: ClockReport, threshold_s: float) -> pa.Table:
+    """``clock_drift`` events for the meters found off by more than ``threshold_s`` [s]."""
+    drifted = report.drifted(threshold_s)
+    return pa.table(
+        {
+            "meter_no": [r.meter_no for r in drifted],
+            "ts": pa.array([report.checked_at] * len(drifted), pa.timestamp("us", tz="UTC")),
+            "code": ["clock_drift"] * len(drifted),
+            "detail": [f"offset {r.drift_s:+.0f} s" for r in drifted],
+        },
+        schema=EVENT_SCHEMA,
+    )
 
 
 def collect(
@@ -193,20 +243,41 @@ def collect(
     days: list[date],
     tick: Progress,
     *,
-    over_tcp: bool = False,
+    over_tcp: bool = True,
 ) -> ReadSuccess:
-    """Collect ``days``: from the simulator's head-end feed, or with ``over_tcp`` the daily
-    freezes over DL/T 645 through simulated concentrators (:class:`WireHeadEnd`)."""
-    wire = WireHeadEnd(sim, ws.settings.tz) if over_tcp else None
-    source: DaySource = wire or sim
-    name = "headend:dlt645-tcp" if over_tcp else "headend:simulator"
-    for day in days:
+    """Collect ``days``: over DL/T 645 through simulated concentrators (:class:`WireHeadEnd`),
+    or, without ``over_tcp``, straight from the simulator's head-end feed (fast, for tests
+    and large experiments)."""
+    if not over_tcp:
+        for day in days:
+            with unit_of_work(ws.records) as session:
+                collect_days(
+                    session, ws.clock, ws.store, sim, [day], source_name="headend:simulator"
+                )
+            tick()
+    else:
         with unit_of_work(ws.records) as session:
-            if collect_days(session, ws.clock, ws.store, source, [day], source_name=name) and (
-                wire is not None and wire.last is not None
-            ):
-                record_exchanges(session, wire.last)
-        tick()
+            classes = meter_classes(session)
+            counters = event_counters(session)
+        curves = classes.loc[classes["customer_class"].isin(CURVE_CLASSES), "meter_no"]
+        with FleetProcess(sim.spec) as meters:
+            wire = WireHeadEnd(meters, ws.settings.tz, frozenset(curves), counters)
+            for day in days:
+                with unit_of_work(ws.records) as session:
+                    if (
+                        collect_days(
+                            session,
+                            ws.clock,
+                            ws.store,
+                            wire,
+                            [day],
+                            source_name="headend:dlt645-tcp",
+                        )
+                        and wire.last is not None
+                    ):
+                        record_exchanges(session, wire.last)
+                        store_event_counters(session, wire.last.counters, day)
+                tick()
     with unit_of_work(ws.records) as session:
         return read_success(session)
 

@@ -39,7 +39,7 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
             ws, UtilitySpec(seed=11, accounts=120, start=date(2026, 6, 30), days=33)
         )
         days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None)
+        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
         spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
         (july,) = spine.billing_months(ws)
         spine.bill(ws, july)

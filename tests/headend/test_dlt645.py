@@ -18,6 +18,7 @@ from meter2cash.headend.protocols.dlt645 import (
     Field,
     FrameError,
     FrameReader,
+    bcd,
     decode_frame,
     demand_reset_request,
     encode_frame,
@@ -33,7 +34,7 @@ from meter2cash.headend.protocols.dlt645 import (
     time_sync_broadcast,
     write_request,
 )
-from meter2cash.headend.protocols.dlt645.registry import ValueType
+from meter2cash.headend.protocols.dlt645.registry import ValueType, decode_values
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 READ = bytes.fromhex("68 25 04 03 02 01 00 68 11 04 33 33 34 33 E1 16")
@@ -262,6 +263,49 @@ def test_every_registry_item_round_trips(di: str, data: st.DataObject) -> None:
     reading = interpret(decode_frame(read_reply("000102030425", di, values)), SHANGHAI)
     assert reading.di == di and reading.item == item.name
     assert [v.value for v in reading.values] == values
+
+
+# Number-only items decode the whole payload from one hex string; the field-by-field BCD
+# decoder is the reference, down to each Decimal's exponent and each error's message.
+NUMBER_ITEMS = ["0001FF00", "0000FF00", "05060101", "0203FF00", "02010100"]
+BCD_BYTES = st.integers(0, 99).map(lambda n: int(f"{n:02d}", 16))
+ODD_BYTES = st.sampled_from([0x80, 0x99, 0xA0, 0x0F, 0xFF])
+
+
+def _number_chunk(size: int) -> st.SearchStrategy[bytes]:
+    """Valid BCD, a sign bit on the top byte, filler, or an odd byte anywhere."""
+    digits = st.lists(BCD_BYTES, min_size=size - 1, max_size=size - 1).map(bytes)
+    top = st.one_of(BCD_BYTES, BCD_BYTES.map(lambda b: b | 0x80)).map(lambda b: bytes((b,)))
+    odd = st.lists(st.one_of(BCD_BYTES, ODD_BYTES), min_size=size, max_size=size).map(bytes)
+    return st.one_of(st.builds(bytes.__add__, digits, top), st.just(b"\xff" * size), odd)
+
+
+@pytest.mark.parametrize("di", NUMBER_ITEMS)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_whole_payload_number_decode_matches_field_by_field(di: str, data: st.DataObject) -> None:
+    item = lookup(di)
+    block = item.block
+    fields = item.fields if block is None else block.fields * data.draw(st.integers(1, 5))
+    chunks = [data.draw(_number_chunk(f.size)) for f in fields]
+    expected: list[tuple[object, ...] | None] | str = []
+    offset = 4
+    for field, chunk in zip(fields, chunks, strict=True):
+        try:
+            number = bcd.decode_number(chunk, field.decimals, field.signed, offset)
+        except FrameError as error:
+            expected = str(error)
+            break
+        assert isinstance(expected, list)
+        expected.append(None if number is None else number.as_tuple())
+        offset += field.size
+    try:
+        values = decode_values(item, b"\0" * 4 + b"".join(chunks), 4, SHANGHAI)
+    except FrameError as error:
+        assert str(error) == expected
+        return
+    got = [v.value.as_tuple() if isinstance(v.value, Decimal) else v.value for v in values]
+    assert got == expected
 
 
 # --- streaming --------------------------------------------------------------------------

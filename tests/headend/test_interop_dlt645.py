@@ -2,7 +2,8 @@
 
 Both directions run over real localhost TCP:
 
-* our master (the collector's ``_Link`` and our codec) reads the package's TCP meter server;
+* our master (the head-end's ``ConcentratorLink`` and our codec) reads the package's TCP
+  meter server;
 * the package's TCP master reads a meter of our simulated ``ConcentratorServer``.
 
 Exercised subset, where the package is correct (PROTOCOLS.md lists its defects): reads (control
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meter2cash.core.timezones import local_midnight
-from meter2cash.headend.collector import _Link
+from meter2cash.headend.link import ConcentratorLink
 from meter2cash.headend.protocols.dlt645 import decode_frame, interpret
 from meter2cash.simulator import UtilitySpec, build_utility
 from meter2cash.simulator.wire import COLLECTION_OFFSET, MeterBank, start_concentrators
@@ -73,7 +74,7 @@ def test_our_master_reads_the_packages_meter_server() -> None:
     assert meter.server.start(), "the package's TCP meter server did not start"
 
     async def read() -> dict[str, Decimal]:
-        link = _Link(
+        link = ConcentratorLink(
             code="dlt645-peer",
             endpoint=("127.0.0.1", meter.server.port),
             tz=TZ,

@@ -31,9 +31,9 @@ Days = Annotated[int, typer.Option(help="Days to simulate.")]
 OverTcp = Annotated[
     bool,
     typer.Option(
-        "--over-tcp",
-        help="Read daily freezes over DL/T 645 on TCP through simulated concentrators "
-        "(slower: about 1.5 s per day at 3,000 meters).",
+        "--over-tcp/--from-feed",
+        help="Read meters over DL/T 645 on TCP through simulated concentrators (default), or "
+        "take the simulator's head-end feed directly (faster; no wire, no exchange log).",
     ),
 ]
 
@@ -71,7 +71,7 @@ def simulate_command(
     )
 
 
-def collect_command(over_tcp: OverTcp = False) -> None:
+def collect_command(over_tcp: OverTcp = True) -> None:
     """Collect every simulated day's reads into the measurement store."""
     from meter2cash.spine import collect, simulated_days, simulated_utility
 
@@ -88,7 +88,7 @@ def demo(
     accounts: Accounts = 3000,
     start: Start = DEFAULT_START,
     days: Days = DEFAULT_DAYS,
-    over_tcp: OverTcp = False,
+    over_tcp: OverTcp = True,
 ) -> None:
     """Run the whole spine on a simulated utility and print a summary."""
     from meter2cash import spine

@@ -15,6 +15,7 @@ from meter2cash.headend.protocols.dlt645 import (
     interpret,
     read_request,
 )
+from meter2cash.headend.protocols.dlt645.profile import record_values
 
 app = typer.Typer(
     help="DL/T 645-2007 frames: decode replies, build requests.", no_args_is_help=True
@@ -51,7 +52,8 @@ def reading_json(reading: Reading) -> dict[str, Any]:
         "di": reading.di,
         "item": reading.item,
         "values": [
-            {"name": v.name, "value": _plain(v.value), "unit": v.unit} for v in reading.values
+            {"name": v.name, "value": _plain(v.value), "unit": v.unit}
+            for v in reading.values or record_values(reading.records)
         ],
         "error": (
             {"code": reading.error[0], "reason": reading.error[1]} if reading.error else None
@@ -78,7 +80,8 @@ def decode(
             f"{title}\n[red]error reply[/] ERR={reading.error[0]:02X}: {reading.error[1]}"
         )
         return
-    rows = [(v.name, _plain(v.value) or "not available", v.unit) for v in reading.values]
+    values = reading.values or record_values(reading.records)
+    rows = [(v.name, _plain(v.value) or "not available", v.unit) for v in values]
     console.print(table(title, ["name", "value", "unit"], rows))
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from meter2cash.headend.collector import Endpoint, MeterRef, QuarantinedFrame, _Link, _Unanswered
+from meter2cash.headend.collector import MeterRef
+from meter2cash.headend.link import ConcentratorLink, Endpoint, QuarantinedFrame, Unanswered
 from meter2cash.headend.protocols.dlt645 import time_sync_broadcast
 
 DATE_DI = "04000101"
@@ -37,6 +38,8 @@ class ClockReport:
     synced: tuple[str, ...]
     """Concentrators behind which a time sync was broadcast."""
     quarantined: tuple[QuarantinedFrame, ...]
+    checked_at: datetime
+    """The head-end's time when the check began."""
 
     def drifted(self, threshold_s: float) -> list[ClockReading]:
         return [r for r in self.readings if r.drift_s is not None and abs(r.drift_s) > threshold_s]
@@ -58,8 +61,9 @@ async def check_clocks(
     answer are reported with ``drift_s`` None. The whole-second resolution of the meter's
     clock bounds the precision to about ±1 s."""
     quarantined: list[QuarantinedFrame] = []
+    checked_at = now()
     links = {
-        code: _Link(code, endpoints[code], tz, timeout_s, 8, quarantined)
+        code: ConcentratorLink(code, endpoints[code], tz, timeout_s, 8, quarantined)
         for code in meters_by_concentrator
     }
 
@@ -72,7 +76,7 @@ async def check_clocks(
         if sync and late:
             try:
                 await link.broadcast(time_sync_broadcast(now(), tz=tz))
-            except _Unanswered:
+            except Unanswered:
                 return readings, False
         return readings, sync and late
 
@@ -86,16 +90,16 @@ async def check_clocks(
     synced = tuple(
         code for code, (_, done) in zip(meters_by_concentrator, results, strict=True) if done
     )
-    return ClockReport(readings, synced, tuple(quarantined))
+    return ClockReport(readings, synced, tuple(quarantined), checked_at)
 
 
 async def _drift(
-    link: _Link, address: str, tz: ZoneInfo, now: Callable[[], datetime]
+    link: ConcentratorLink, address: str, tz: ZoneInfo, now: Callable[[], datetime]
 ) -> float | None:
     try:
         day = (await link.exchange(address, DATE_DI)).values[0].value
         clock = (await link.exchange(address, TIME_DI)).values[0].value
-    except (_Unanswered, IndexError):
+    except (Unanswered, IndexError):
         return None
     if not isinstance(day, date) or not isinstance(clock, time):
         return None

@@ -1,28 +1,25 @@
-"""The DL/T 645-2007 collector: reads every meter's daily freeze through its concentrator over
-TCP, retries with backoff, backfills missing earlier days from the meter's 62 stored freezes.
+"""The DL/T 645-2007 collector: one day's reading of every meter through its concentrator over
+TCP — the daily freeze (retried with backoff, missed days backfilled from the meter's 62 stored
+freezes), the 96-point curve of meters that keep one, and the event sweep of meters due.
 
 Days are *consumption* days, as in the simulator's ``collect_day``: the freeze of local day
 ``D`` is taken at local midnight starting ``D + 1`` (its ``ts``). The collector runs on
 ``day + 1``, so the freeze of ``day`` is "last 1" (DI ``05060101``) and that of an earlier day
 ``B`` is "last n" with n = (day − B) + 1, up to 62.
 
-Per concentrator: one TCP connection and ``concurrency_per_concentrator`` workers, each with at
-most one request in flight (pipelined on the connection, replies matched by meter address).
-The concentrator queues them onto its half-duplex PLC; 1 is the strictly serial, most realistic
-setting, 4 (default) hides the timeouts of lost frames behind other meters' exchanges. A reset
-or closed connection fails the requests in flight (each counts as a failed attempt) and the next
-request reconnects; ``reconnect_after_timeouts`` consecutive timeouts are taken as a hung
-connection and it is dropped and reopened. Frames that fail to decode are quarantined (raw hex
-and reason), never raised.
+Per concentrator: one TCP connection (:class:`~meter2cash.headend.link.ConcentratorLink`) and
+``concurrency_per_concentrator`` workers, each with at most one request in flight. The
+concentrator queues them onto its half-duplex PLC; 1 is the strictly serial, most realistic
+setting, 4 (default) hides the timeouts of lost frames behind other meters' exchanges. A meter
+that does not answer its freeze is not asked for anything else that day.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Final, Literal
@@ -32,15 +29,17 @@ import pyarrow as pa
 
 from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight
-from meter2cash.headend.protocols.dlt645 import (
-    Frame,
-    FrameError,
-    FrameReader,
-    Reading,
-    encode_frame,
-    interpret,
-    read_request,
+from meter2cash.headend.curves import IntervalRow, read_curve
+from meter2cash.headend.event_sweep import EventRow, sweep_meter
+from meter2cash.headend.link import (
+    Answer,
+    ConcentratorLink,
+    Endpoint,
+    QuarantinedFrame,
+    RetryPolicy,
+    ask,
 )
+from meter2cash.headend.protocols.dlt645 import Reading, read_request
 
 DAILY_FREEZES: Final = 62
 """Daily freezes a DL/T 645-2007 meter keeps (DI0 01…3E) [-]."""
@@ -54,11 +53,30 @@ READ_SCHEMA: Final = pa.schema(
     ]
 )
 """Register reads as the measurement store ingests them (value [kWh], ts the freeze, UTC)."""
+INTERVAL_SCHEMA: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("channel", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("value", pa.float64()),
+    ]
+)
+"""Interval energy as the store ingests it (ts the interval start, value [kWh, kvarh])."""
+EVENT_SCHEMA: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("code", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+"""Meter events as the store ingests them."""
 
 Outcome = Literal["first_try", "after_retry", "backfilled", "error_reply", "unreachable"]
-Endpoint = tuple[str, int]
 MeterRef = tuple[str, str]
 """(meter_no, 12-digit address)."""
+CounterKey = tuple[str, str]
+"""(meter_no, counter DI)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +93,11 @@ class Exchange:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class QuarantinedFrame:
-    """A frame received from ``concentrator_code`` that could not be used."""
-
-    concentrator_code: str
-    raw_hex: str
-    reason: str
-
-
 @dataclass(frozen=True)
 class CollectionResult:
-    """Register reads (:data:`READ_SCHEMA`) and the exchange log of one day's collection."""
+    """One day's collection: register reads (:data:`READ_SCHEMA`), intervals
+    (:data:`INTERVAL_SCHEMA`), events (:data:`EVENT_SCHEMA`), the freeze exchange log, the
+    event counters read, and how the curves and sweeps went."""
 
     day: date
     reads: pa.Table
@@ -94,6 +105,13 @@ class CollectionResult:
     quarantined: tuple[QuarantinedFrame, ...]
     reconnects: int
     late_replies: int
+    intervals: pa.Table
+    events: pa.Table
+    counters: Mapping[CounterKey, Decimal]
+    curves_expected: int = 0
+    curves_complete: int = 0
+    sweeps_expected: int = 0
+    sweeps_done: int = 0
 
     def outcome_counts(self, *, backfill: bool = False) -> dict[str, int]:
         """Outcomes of the day's own reads, or of the backfill reads when ``backfill``."""
@@ -107,225 +125,133 @@ class CollectionResult:
         return read / len(own) if own else 1.0
 
 
-class _Unanswered(Exception):
-    """An attempt got no usable reply (timeout, lost connection, mismatched reply)."""
-
-
-@dataclass
-class _Link:
-    """The TCP connection to one concentrator, reopened when it breaks or hangs."""
-
-    code: str
-    endpoint: Endpoint
-    tz: ZoneInfo
-    timeout_s: float
-    reconnect_after_timeouts: int
-    quarantined: list[QuarantinedFrame]
-    reconnects: int = 0
-    late_replies: int = 0
-    _writer: asyncio.StreamWriter | None = None
-    _reader_task: asyncio.Task[None] | None = None
-    _pending: dict[str, asyncio.Future[Reading]] = field(default_factory=dict)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _timeouts: int = 0
-    _connections: int = 0
-
-    async def exchange(self, address: str, di: str) -> Reading:
-        """Send a read of ``di`` to ``address`` and await its reply (one try)."""
-        writer = await self._connect()
-        future: asyncio.Future[Reading] = asyncio.get_running_loop().create_future()
-        self._pending[address] = future
-        try:
-            writer.write(read_request(address, di))
-            await writer.drain()
-            reading = await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError as error:
-            self._timeouts += 1
-            if self._timeouts >= self.reconnect_after_timeouts:
-                self._drop()
-            raise _Unanswered(f"no reply within {self.timeout_s} s") from error
-        except ConnectionError as error:
-            if self._writer is writer:  # else it was dropped already, maybe reopened since
-                self._drop()
-            raise _Unanswered(f"connection lost: {error!r}") from error
-        finally:
-            if self._pending.get(address) is future:
-                del self._pending[address]
-        self._timeouts = 0
-        if reading.error is None and reading.di != di:
-            raise _Unanswered(f"reply for DI {reading.di}, asked {di}")
-        return reading
-
-    async def broadcast(self, frame: bytes) -> None:
-        """Send a frame that expects no reply (broadcast time sync, freeze)."""
-        writer = await self._connect()
-        try:
-            writer.write(frame)
-            await writer.drain()
-        except ConnectionError as error:
-            if self._writer is writer:
-                self._drop()
-            raise _Unanswered(f"connection lost: {error!r}") from error
-
-    async def _connect(self) -> asyncio.StreamWriter:
-        async with self._lock:
-            if self._writer is not None and not self._writer.is_closing():
-                return self._writer
-            try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(*self.endpoint), self.timeout_s
-                )
-            except (OSError, TimeoutError) as error:
-                raise _Unanswered(f"cannot connect to {self.endpoint}: {error!r}") from error
-            self.reconnects += self._connections > 0
-            self._connections += 1
-            self._timeouts = 0
-            self._writer = writer
-            self._reader_task = asyncio.create_task(self._read(reader, writer))
-            return writer
-
-    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frames = FrameReader()
-        with contextlib.suppress(ConnectionError):
-            while chunk := await reader.read(4096):
-                for frame in frames.feed(chunk):
-                    self._dispatch(frame)
-        if self._writer is writer:
-            self._drop()
-
-    def _dispatch(self, frame: Frame | FrameError) -> None:
-        if isinstance(frame, FrameError):
-            self._quarantine(frame.raw, str(frame))
-            return
-        try:
-            reading = interpret(frame, self.tz)
-        except FrameError as error:
-            raw = encode_frame(frame.address, frame.control, frame.data)
-            self._quarantine(raw, str(error))
-            return
-        future = self._pending.get(frame.address)
-        if future is None or future.done():
-            self.late_replies += 1
-        else:
-            future.set_result(reading)
-
-    def _quarantine(self, raw: bytes, reason: str) -> None:
-        self.quarantined.append(QuarantinedFrame(self.code, raw.hex().upper(), reason))
-
-    def _drop(self) -> None:
-        """Close the connection and fail what is in flight on it."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.transport.abort()
-        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
-            self._reader_task.cancel()
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(ConnectionResetError("connection dropped"))
-        self._pending.clear()
-
-    async def close(self) -> None:
-        """Close the connection for good."""
-        self._drop()
-        if self._reader_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
-
-
-@dataclass(frozen=True)
-class _Policy:
-    retries: int
-    backoff_s: tuple[float, float]
-
-    def delay(self, failed: int) -> float:
-        """Wait after the ``failed``-th failed attempt [s]: doubling from the first bound,
-        capped at the second."""
-        first, cap = self.backoff_s
-        return float(min(cap, first * 2 ** (failed - 1)))
-
-
 @dataclass
 class _Job:
     meter_no: str
     address: str
     backfill: Sequence[date]
+    curve: bool
+    sweep: bool
+
+
+@dataclass
+class _Gathered:
+    """What the workers of every concentrator gather (one event loop: no locking)."""
+
+    exchanges: list[Exchange]
+    freezes: list[tuple[str, str, date, Decimal]]
+    intervals: list[IntervalRow]
+    events: list[EventRow]
+    counters: dict[CounterKey, Decimal]
+    curves_complete: int = 0
+    sweeps_done: int = 0
 
 
 async def _read_freeze(
-    link: _Link, policy: _Policy, job: _Job, day: date, last: int, backfill: bool
+    link: ConcentratorLink, policy: RetryPolicy, job: _Job, day: date, last: int, backfill: bool
 ) -> tuple[Exchange, Reading | None]:
     di = f"050601{last:02X}"
-    detail = ""
-    for attempt in range(1, policy.retries + 2):
-        try:
-            reading = await link.exchange(job.address, di)
-        except _Unanswered as failure:
-            detail = str(failure)
-            if attempt <= policy.retries:
-                await asyncio.sleep(policy.delay(attempt))
-            continue
-        if reading.error is not None:
-            outcome: Outcome = "error_reply"
-            exchange = Exchange(
-                job.meter_no, link.code, day, di, attempt, outcome, reading.error[1]
-            )
-            return exchange, None
-        outcome = "backfilled" if backfill else "first_try" if attempt == 1 else "after_retry"
-        return Exchange(job.meter_no, link.code, day, di, attempt, outcome), reading
-    attempts = policy.retries + 1
-    return Exchange(job.meter_no, link.code, day, di, attempts, "unreachable", detail), None
+    answer = await ask(link, policy, job.address, read_request(job.address, di), di)
+    return _freeze_exchange(link.code, job, day, di, answer, backfill), answer.reading
+
+
+def _freeze_exchange(
+    code: str, job: _Job, day: date, di: str, answer: Answer, backfill: bool, attempts: int = 0
+) -> Exchange:
+    """The exchange-log entry of a freeze read; ``attempts`` overrides the answer's count."""
+    tries = attempts or answer.attempts
+    if answer.reading is None:
+        return Exchange(job.meter_no, code, day, di, tries, "unreachable", answer.detail)
+    if answer.reading.error is not None:
+        return Exchange(job.meter_no, code, day, di, tries, "error_reply", answer.detail)
+    outcome: Outcome = "backfilled" if backfill else "first_try" if tries == 1 else "after_retry"
+    return Exchange(job.meter_no, code, day, di, tries, outcome)
 
 
 async def _collect_concentrator(
-    link: _Link,
-    policy: _Policy,
+    link: ConcentratorLink,
+    policy: RetryPolicy,
     jobs: Sequence[_Job],
     day: date,
     workers: int,
-    exchanges: list[Exchange],
-    rows: list[tuple[str, str, date, Decimal]],
+    known: Mapping[CounterKey, Decimal],
+    out: _Gathered,
 ) -> None:
-    queue: asyncio.Queue[_Job] = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
+    """Rounds over the meters: each round asks every meter still unread for its freeze once
+    (so one silent meter delays no other), waiting the backoff between rounds; a meter that
+    answers is then backfilled, its curve read and its events swept."""
+    observed = local_midnight(day + timedelta(days=1), link.tz)
+    once = RetryPolicy(0, policy.backoff_s)
+    di = "05060101"
 
     def keep(meter_no: str, freeze_day: date, reading: Reading) -> None:
         for value in reading.values:
             if isinstance(value.value, Decimal):
                 channel = "A+" if value.name == "total" else f"A+{value.name.split()[-1]}"
-                rows.append((meter_no, channel, freeze_day, value.value))
+                out.freezes.append((meter_no, channel, freeze_day, value.value))
 
-    async def work() -> None:
-        while not queue.empty():
-            job = queue.get_nowait()
-            exchange, reading = await _read_freeze(link, policy, job, day, 1, backfill=False)
-            exchanges.append(exchange)
+    async def follow(job: _Job) -> None:
+        for earlier in job.backfill:
+            last = (day - earlier).days + 1
+            filled, reading = await _read_freeze(link, policy, job, earlier, last, True)
+            out.exchanges.append(filled)
             if reading is not None:
-                keep(job.meter_no, day, reading)
-            for earlier in job.backfill:
-                last = (day - earlier).days + 1
-                if exchange.outcome == "unreachable":
-                    exchanges.append(
-                        Exchange(
-                            job.meter_no,
-                            link.code,
-                            earlier,
-                            f"050601{last:02X}",
-                            0,
-                            "unreachable",
-                            "skipped: the meter did not answer for the day",
-                        )
-                    )
-                    continue
-                filled, reading = await _read_freeze(link, policy, job, earlier, last, True)
-                exchanges.append(filled)
-                if reading is not None:
-                    keep(job.meter_no, earlier, reading)
+                keep(job.meter_no, earlier, reading)
+        if job.curve:
+            curve = await read_curve(link, policy, job.meter_no, job.address, day, link.tz)
+            out.intervals.extend(curve.rows)
+            out.curves_complete += curve.complete
+        if job.sweep:
+            mine = {di: v for (no, di), v in known.items() if no == job.meter_no}
+            swept = await sweep_meter(link, policy, job.meter_no, job.address, mine, observed)
+            out.events.extend(swept.events)
+            out.counters.update(((job.meter_no, di), v) for di, v in swept.counters.items())
+            out.sweeps_done += not swept.detail
+
+    async def work(queue: list[_Job], attempt: int, failed: list[tuple[_Job, Answer]]) -> None:
+        while queue:
+            job = queue.pop()
+            answer = await ask(link, once, job.address, read_request(job.address, di), di)
+            if answer.reading is None and attempt <= policy.retries:
+                failed.append((job, answer))
+                continue
+            out.exchanges.append(_freeze_exchange(link.code, job, day, di, answer, False, attempt))
+            if answer.reading is None:
+                out.exchanges.extend(_skipped(link.code, job, day))
+                continue
+            if answer.reading.error is None:
+                keep(job.meter_no, day, answer.reading)
+            await follow(job)
 
     try:
-        await asyncio.gather(*(work() for _ in range(max(1, min(workers, len(jobs))))))
+        pending = list(reversed(jobs))
+        for attempt in range(1, policy.retries + 2):
+            if attempt > 1:
+                await asyncio.sleep(policy.delay(attempt - 1))
+            failed: list[tuple[_Job, Answer]] = []
+            crew = max(1, min(workers, len(pending)))
+            await asyncio.gather(*(work(pending, attempt, failed) for _ in range(crew)))
+            pending = [job for job, _ in reversed(failed)]
+            if not pending:
+                break
     finally:
         await link.close()
+
+
+def _skipped(code: str, job: _Job, day: date) -> list[Exchange]:
+    """Backfills not tried because the meter did not answer for ``day``."""
+    return [
+        Exchange(
+            job.meter_no,
+            code,
+            earlier,
+            f"050601{(day - earlier).days + 1:02X}",
+            0,
+            "unreachable",
+            "skipped: the meter did not answer for the day",
+        )
+        for earlier in job.backfill
+    ]
 
 
 async def collect(
@@ -335,18 +261,23 @@ async def collect(
     *,
     tz: ZoneInfo,
     missing: Mapping[str, Sequence[date]] | None = None,
+    curves_for: Collection[str] = (),
+    sweep_for: Collection[str] = (),
+    known_counters: Mapping[CounterKey, Decimal] | None = None,
     concurrency_per_concentrator: int = 4,
     timeout_s: float = 0.5,
     retries: int = 2,
     backoff_s: tuple[float, float] = (0.05, 0.2),
     reconnect_after_timeouts: int = 8,
 ) -> CollectionResult:
-    """Read the freeze of consumption ``day`` from every meter, then backfill ``missing``.
+    """Read the freeze of consumption ``day`` from every meter, backfill ``missing``, read the
+    curve of ``day`` from the meters in ``curves_for`` and sweep the events of ``sweep_for``.
 
     ``endpoints`` maps concentrator code → (host, port); ``missing`` maps meter_no → earlier
-    consumption days to read from the meter's history (at most 62 freezes back). Each read is
-    tried ``1 + retries`` times, ``timeout_s`` [s] each, waiting ``backoff_s`` [s] (first,
-    cap; doubling) between tries. Concentrators are read concurrently.
+    consumption days to read from the meter's history (at most 62 freezes back);
+    ``known_counters`` the event counters read by earlier sweeps. Each request is tried
+    ``1 + retries`` times, ``timeout_s`` [s] each, waiting ``backoff_s`` [s] (first, cap;
+    doubling) between tries. Concentrators are read concurrently.
     """
     missing = missing or {}
     for meter_no, days in missing.items():
@@ -360,39 +291,53 @@ async def collect(
     unknown = sorted(set(meters_by_concentrator) - set(endpoints))
     if unknown:
         raise InputError(f"no endpoint for concentrators {unknown}")
-    policy = _Policy(retries, backoff_s)
-    exchanges: list[Exchange] = []
-    rows: list[tuple[str, str, date, Decimal]] = []
+    policy = RetryPolicy(retries, backoff_s)
+    out = _Gathered([], [], [], [], {})
     quarantined: list[QuarantinedFrame] = []
     links = {
-        code: _Link(code, endpoints[code], tz, timeout_s, reconnect_after_timeouts, quarantined)
+        code: ConcentratorLink(
+            code, endpoints[code], tz, timeout_s, reconnect_after_timeouts, quarantined
+        )
         for code in meters_by_concentrator
     }
+    curves, sweeps = set(curves_for), set(sweep_for)
+    known = known_counters or {}
     await asyncio.gather(
         *(
             _collect_concentrator(
                 links[code],
                 policy,
-                [_Job(no, address, missing.get(no, ())) for no, address in meters],
+                [
+                    _Job(no, address, missing.get(no, ()), no in curves, no in sweeps)
+                    for no, address in meters
+                ],
                 day,
                 concurrency_per_concentrator,
-                exchanges,
-                rows,
+                {key: v for key, v in known.items() if key[0] in sweeps},
+                out,
             )
             for code, meters in meters_by_concentrator.items()
         )
     )
+    every = {no for meters in meters_by_concentrator.values() for no, _ in meters}
     return CollectionResult(
         day,
-        _table(rows, tz),
-        tuple(exchanges),
+        _freeze_table(out.freezes, tz),
+        tuple(out.exchanges),
         tuple(quarantined),
         sum(link.reconnects for link in links.values()),
         sum(link.late_replies for link in links.values()),
+        _table(out.intervals, INTERVAL_SCHEMA),
+        _table(sorted(out.events, key=lambda e: (e[1], e[0])), EVENT_SCHEMA),
+        out.counters,
+        curves_expected=len(curves & every),
+        curves_complete=out.curves_complete,
+        sweeps_expected=len(sweeps & every),
+        sweeps_done=out.sweeps_done,
     )
 
 
-def _table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) -> pa.Table:
+def _freeze_table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) -> pa.Table:
     """Rows (meter_no, channel, consumption day, value [kWh]) as :data:`READ_SCHEMA`."""
     freeze_ts = {d: local_midnight(d + timedelta(days=1), tz) for d in {r[2] for r in rows}}
     return pa.table(
@@ -404,4 +349,13 @@ def _table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) -> pa.T
             "read_type": ["daily_frozen"] * len(rows),
         },
         schema=READ_SCHEMA,
+    )
+
+
+def _table(rows: Sequence[tuple[object, ...]], schema: pa.Schema) -> pa.Table:
+    """Row tuples in ``schema``'s column order as a table."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pa.table(
+        {f.name: pa.array(list(c), f.type) for f, c in zip(schema, columns, strict=True)},
+        schema=schema,
     )

@@ -8,6 +8,7 @@ request trips and closes for dunning and prepay.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 from sqlalchemy import select
@@ -115,9 +116,35 @@ def advance(
     return command
 
 
-def pending(session: Session, kind: str | None = None) -> list[MeterCommand]:
-    """Commands waiting to be sent, oldest first."""
+def pending(
+    session: Session,
+    kind: str | None = None,
+    *,
+    kinds: Collection[str] | None = None,
+    meters: Collection[str] | None = None,
+) -> list[MeterCommand]:
+    """Commands waiting to be sent, oldest first: of ``kind`` (or any of ``kinds``), for
+    ``meters`` when given."""
     stmt = select(MeterCommand).where(MeterCommand.status == "requested")
     if kind is not None:
         stmt = stmt.where(MeterCommand.kind == kind)
+    if kinds is not None:
+        stmt = stmt.where(MeterCommand.kind.in_(tuple(kinds)))
+    if meters is not None:
+        stmt = stmt.where(MeterCommand.meter_no.in_(tuple(meters)))
     return list(session.scalars(stmt.order_by(MeterCommand.id)))
+
+
+def relay_open_meters(session: Session) -> set[str]:
+    """Meters whose relay the head-end opened: their latest confirmed relay command is a
+    trip (a meter cut off by command legitimately shows voltage without current)."""
+    stmt = (
+        select(MeterCommand.meter_no, MeterCommand.kind)
+        .where(
+            MeterCommand.status == "confirmed",
+            MeterCommand.kind.in_(("relay_trip", "relay_close")),
+        )
+        .order_by(MeterCommand.finished_at, MeterCommand.id)
+    )
+    latest = dict(session.execute(stmt).tuples().all())
+    return {meter_no for meter_no, kind in latest.items() if kind == "relay_trip"}

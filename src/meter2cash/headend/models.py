@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Date, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meter2cash.db.base import Base, BigId, UtcDateTime
@@ -76,3 +77,18 @@ class ReadExchange(Base):
     collected_on: Mapped[date] = mapped_column(Date)
     outcome: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class EventCounter(Base):
+    """The last value the head-end read of a meter's event counter (a count DI such as
+    ``03110000`` power-downs, or ``00020000`` the reverse active register): a rise since the
+    last sweep is what makes the head-end fetch the new event records."""
+
+    __tablename__ = "event_counters"
+    __table_args__ = (UniqueConstraint("meter_no", "counter"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_no: Mapped[str] = mapped_column(String(32))
+    counter: Mapped[str] = mapped_column(String(8))
+    """The DI read, 8 hex digits DI3 first."""
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    read_on: Mapped[date] = mapped_column(Date)

@@ -1,26 +1,38 @@
-"""Status monitoring: alarms from meter events and from sudden changes in daily load.
+"""Status monitoring: alarms from meter events, from sudden changes in daily load, and from
+instantaneous values read over the wire (voltage without current).
 
 Event alarms come from the codes meters log (tamper, power down, reverse energy); load
 alarms compare each meter's day with its own trailing mean, with a threshold per customer
-class. Pure detection (:func:`load_change_alarms`) is separate from storing
-(:func:`raise_alarms`), which is idempotent on (meter, kind, time).
+class; a phase with voltage but no current (失流) while the relay is closed points at a
+bypass or a shorted CT. Pure detection (:func:`load_change_alarms`,
+:func:`voltage_without_current`) is separate from storing (:func:`raise_alarms`,
+:func:`raise_instantaneous_alarms`), which is idempotent on (meter, kind, time).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meter2cash.assets.models import Meter, MeterInstallation
 from meter2cash.core.clock import Clock
 from meter2cash.core.timezones import local_midnight
 from meter2cash.db.idempotent import insert_new
 from meter2cash.engines import BatchEngine
+from meter2cash.headend.commands import relay_open_meters
+from meter2cash.headend.link import ConcentratorLink, Endpoint, QuarantinedFrame, RetryPolicy, ask
 from meter2cash.headend.models import Alarm
+from meter2cash.headend.protocols.dlt645 import Value, read_request
 from meter2cash.headend.repository import meter_classes
 
 EVENT_ALARMS: Final = {
@@ -132,3 +144,228 @@ def raise_alarms(
         {"status": "open", "raised_at": clock.now()},
     )
     return dict(Counter(str(row["kind"]) for row in rows))
+
+
+# --- instantaneous values: voltage without current (失流) -------------------------------------
+
+VOLTAGE_WITHOUT_CURRENT: Final = "voltage_without_current"
+VOLTAGE_DI: Final = "0201FF00"
+CURRENT_DI: Final = "0202FF00"
+PHASES: Final = ("A", "B", "C")
+VOLTAGE_PRESENT_SHARE: Final = Decimal("0.7")
+"""A phase has voltage at 70 % of nominal or more (the usual 失流 voltage threshold of
+State Grid smart meters, parameter ``04090301``) [-]."""
+PHASE_VOLTS: Final = (Decimal("220"), Decimal("57.7"))
+"""Nominal phase voltage [V]: low-voltage meters (220/380 V), meters behind a PT (57.7/100 V)."""
+DIRECT_BASIC_A: Final = Decimal("5")
+"""Basic current Ib [A] of a direct-connected meter (5(60) A)."""
+DIRECT_STARTING_SHARE: Final = Decimal("0.004")
+"""Starting current of a direct-connected class 1 meter: 0.004 Ib (GB/T 17215.321, IEC
+62053-21) [-]."""
+CT_RATED_A: Final = Decimal("1.5")
+"""Rated current In [A] of a transformer-operated meter (1.5(6) A)."""
+CT_STARTING_SHARE: Final = Decimal("0.001")
+"""Starting current of a transformer-operated class 0.5S meter: 0.001 In (GB/T 17215.322,
+IEC 62053-22) [-]."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRating:
+    """Nominal phase voltage ``nominal_v`` [V] and starting current ``starting_a`` [A], both
+    on the meter's (secondary) side."""
+
+    nominal_v: Decimal
+    starting_a: Decimal
+
+
+def meter_rating(ct_ratio: int, pt_ratio: int) -> MeterRating:
+    """The rating of a meter installed with these CT and PT ratios: direct-connected
+    5(60) A class 1 without a CT, 1.5(6) A class 0.5S with one; 57.7 V behind a PT, else
+    220 V.
+
+    >>> meter_rating(1, 1)
+    MeterRating(nominal_v=Decimal('220'), starting_a=Decimal('0.020'))
+    >>> meter_rating(40, 100).starting_a
+    Decimal('0.0015')
+    """
+    nominal = PHASE_VOLTS[1] if pt_ratio > 1 else PHASE_VOLTS[0]
+    starting = (
+        CT_RATED_A * CT_STARTING_SHARE if ct_ratio > 1 else DIRECT_BASIC_A * (DIRECT_STARTING_SHARE)
+    )
+    return MeterRating(nominal, starting)
+
+
+Phases = tuple[Decimal | None, Decimal | None, Decimal | None]
+"""Per-phase values A, B, C; ``None`` where the meter has no such phase (filler)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstantReading:
+    """One meter's phase voltages [V] and signed currents [A] read at ``at`` (aware)."""
+
+    meter_no: str
+    at: datetime
+    voltage_v: Phases
+    current_a: Phases
+
+
+def voltage_without_current(
+    reading: InstantReading,
+    rating: MeterRating,
+    *,
+    relay_open: bool = False,
+    voltage_share: Decimal = VOLTAGE_PRESENT_SHARE,
+) -> tuple[str, ...]:
+    """Phases showing voltage — at least ``voltage_share`` × the nominal — with a current
+    below the meter's starting current (in magnitude): current bypassing the meter or a
+    shorted CT (失流). None while the relay is open: an open relay passes no current.
+
+    >>> r = InstantReading("M1", datetime(2026, 8, 9), (Decimal("221.5"), None, None),
+    ...                    (Decimal("0.004"), None, None))
+    >>> voltage_without_current(r, meter_rating(1, 1))
+    ('A',)
+    >>> voltage_without_current(r, meter_rating(1, 1), relay_open=True)
+    ()
+    """
+    if relay_open:
+        return ()
+    floor = rating.nominal_v * voltage_share
+    return tuple(
+        phase
+        for phase, volts, amps in zip(PHASES, reading.voltage_v, reading.current_a, strict=True)
+        if volts is not None
+        and amps is not None
+        and volts >= floor
+        and abs(amps) < rating.starting_a
+    )
+
+
+@dataclass(frozen=True)
+class InstantScan:
+    """Instantaneous readings of the meters that answered, those that did not, and frames
+    that could not be decoded."""
+
+    readings: tuple[InstantReading, ...]
+    unanswered: tuple[str, ...]
+    quarantined: tuple[QuarantinedFrame, ...]
+
+
+async def read_instantaneous(
+    endpoints: Mapping[str, Endpoint],
+    meters_by_concentrator: Mapping[str, Sequence[tuple[str, str]]],
+    *,
+    tz: ZoneInfo,
+    now: Callable[[], datetime],
+    timeout_s: float = 0.5,
+    retry: RetryPolicy | None = None,
+    concurrency_per_concentrator: int = 4,
+) -> InstantScan:
+    """Read the phase voltages (``0201FF00``) and currents (``0202FF00``) of every meter
+    ((meter_no, address) by concentrator code) through its concentrator, stamped with the
+    head-end's ``now``; concentrators concurrently, retries with backoff."""
+    policy = retry or RetryPolicy()
+    quarantined: list[QuarantinedFrame] = []
+    readings: list[InstantReading] = []
+    unanswered: list[str] = []
+
+    async def concentrator(code: str, meters: Sequence[tuple[str, str]]) -> None:
+        link = ConcentratorLink(code, endpoints[code], tz, timeout_s, 8, quarantined)
+        queue = deque(meters)
+
+        async def work() -> None:
+            while queue:
+                meter_no, address = queue.popleft()
+                phases = []
+                for di in (VOLTAGE_DI, CURRENT_DI):
+                    answer = await ask(link, policy, address, read_request(address, di), di)
+                    if not answer.ok or answer.reading is None:
+                        break
+                    phases.append(_phases(answer.reading.values))
+                if len(phases) == 2:
+                    readings.append(InstantReading(meter_no, now(), phases[0], phases[1]))
+                else:
+                    unanswered.append(meter_no)
+
+        try:
+            workers = max(1, min(concurrency_per_concentrator, len(meters)))
+            await asyncio.gather(*(work() for _ in range(workers)))
+        finally:
+            await link.close()
+
+    await asyncio.gather(
+        *(concentrator(code, meters) for code, meters in meters_by_concentrator.items())
+    )
+    readings.sort(key=lambda r: r.meter_no)
+    return InstantScan(tuple(readings), tuple(sorted(unanswered)), tuple(quarantined))
+
+
+def _phases(values: Sequence[Value]) -> Phases:
+    numbers = [v.value if isinstance(v.value, Decimal) else None for v in values[:3]]
+    numbers += [None] * (3 - len(numbers))
+    return numbers[0], numbers[1], numbers[2]
+
+
+@dataclass(frozen=True)
+class InstantAlarmReport:
+    """New alarms, and the meters passed over because their relay is open by command."""
+
+    raised: int
+    relay_open: tuple[str, ...] = ()
+
+
+def raise_instantaneous_alarms(
+    session: Session,
+    clock: Clock,
+    readings: Sequence[InstantReading],
+    *,
+    tz: ZoneInfo,
+    voltage_share: Decimal = VOLTAGE_PRESENT_SHARE,
+) -> InstantAlarmReport:
+    """Raise a ``voltage_without_current`` alarm for every meter with such a phase, once per
+    meter and local day (stamped at the day's local midnight). A meter's rating comes from
+    its installation's CT and PT; meters whose relay the head-end opened are passed over."""
+    ratios = _ratios(session)
+    cut_off = relay_open_meters(session)
+    rows = []
+    for reading in readings:
+        ct, pt = ratios.get(reading.meter_no, (1, 1))
+        rating = meter_rating(ct, pt)
+        phases = voltage_without_current(
+            reading, rating, relay_open=reading.meter_no in cut_off, voltage_share=voltage_share
+        )
+        if not phases:
+            continue
+        shown = "; ".join(
+            f"phase {p}: {reading.voltage_v[PHASES.index(p)]} V, "
+            f"{reading.current_a[PHASES.index(p)]} A"
+            for p in phases
+        )
+        rows.append(
+            {
+                "meter_no": reading.meter_no,
+                "kind": VOLTAGE_WITHOUT_CURRENT,
+                "ts": local_midnight(reading.at.astimezone(tz).date(), tz),
+                "detail": f"{shown} (starting current {rating.starting_a} A) at "
+                f"{reading.at.astimezone(tz):%H:%M}",
+            }
+        )
+    found = pd.DataFrame(rows, columns=["meter_no", "kind", "ts", "detail"])
+    new = insert_new(
+        session,
+        Alarm,
+        ("meter_no", "kind", "ts"),
+        found,
+        {"status": "open", "raised_at": clock.now()},
+    )
+    passed = sorted(cut_off & {r.meter_no for r in readings})
+    return InstantAlarmReport(len(new), tuple(passed))
+
+
+def _ratios(session: Session) -> dict[str, tuple[int, int]]:
+    """CT and PT ratio of each installed meter."""
+    stmt = (
+        select(Meter.meter_no, MeterInstallation.ct_ratio, MeterInstallation.pt_ratio)
+        .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
+        .where(MeterInstallation.removed_at.is_(None))
+    )
+    return {no: (ct, pt) for no, ct, pt in session.execute(stmt).tuples()}

@@ -1,9 +1,13 @@
-"""Head-end queries: where each meter sits in the grid."""
+"""Head-end queries: where each meter sits in the grid, and the event counters last read."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import (
@@ -16,6 +20,7 @@ from meter2cash.assets.models import (
     TransformerArea,
     Zone,
 )
+from meter2cash.headend.models import EventCounter
 
 
 def meter_places(session: Session) -> pd.DataFrame:
@@ -58,3 +63,35 @@ def meter_classes(session: Session) -> pd.DataFrame:
     )
     frame["customer_class"] = frame["customer_class"].fillna("supply")
     return frame
+
+
+def event_counters(session: Session) -> dict[tuple[str, str], Decimal]:
+    """The event counters last read: (meter_no, counter DI) → value."""
+    rows = session.execute(select(EventCounter.meter_no, EventCounter.counter, EventCounter.value))
+    return {(meter_no, counter): Decimal(value) for meter_no, counter, value in rows}
+
+
+def store_event_counters(
+    session: Session, counters: Mapping[tuple[str, str], Decimal], read_on: date
+) -> None:
+    """Keep the counters just read (replacing what an earlier sweep read)."""
+    if not counters:
+        return
+    by_counter: dict[str, list[str]] = {}
+    for meter_no, di in counters:
+        by_counter.setdefault(di, []).append(meter_no)
+    for di, meters in by_counter.items():
+        for chunk in range(0, len(meters), 500):
+            session.execute(
+                delete(EventCounter).where(
+                    EventCounter.counter == di,
+                    EventCounter.meter_no.in_(meters[chunk : chunk + 500]),
+                )
+            )
+    session.execute(
+        insert(EventCounter),
+        [
+            {"meter_no": meter_no, "counter": di, "value": value, "read_on": read_on}
+            for (meter_no, di), value in counters.items()
+        ],
+    )

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight, zone
@@ -122,6 +123,22 @@ class DayCollection:
 
 
 @dataclass(frozen=True)
+class MeterDay:
+    """What the meters themselves recorded on local ``day``, read or not: the load profile of
+    the meters that keep one — cumulative registers at 00:00, 00:15 … 24:00 (97 points) [kWh,
+    kvarh, meter side] — and the events they logged (:data:`EVENT_SCHEMA`; clock drift is
+    not a meter event, the head-end finds it)."""
+
+    day: date
+    curve_meters: npt.NDArray[np.int64]
+    """Indices into :attr:`SimulatedUtility.meters` of the meters with a load profile."""
+    forward_kwh: FloatArray
+    reverse_kwh: FloatArray
+    reactive_kvarh: FloatArray
+    events: pa.Table
+
+
+@dataclass(frozen=True)
 class GroundTruth:
     """Labels the system never reads; only scorers do."""
 
@@ -164,6 +181,7 @@ class SimulatedUtility:
         )
         self._behaviour = payers.draw_behaviours(_rng(spec.seed, _PAYERS), customers)
         self._meter_no = pa.array(grid.meters["meter_no"].tolist(), pa.string())
+        self._events: dict[int, pa.Table] = {}
 
         tariff_of_meter = (
             grid.meters["service_point_code"]
@@ -175,6 +193,8 @@ class SimulatedUtility:
         programmes = {code: tariff_of_meter == code for code in np.unique(tariff_of_meter)}
         rates = np.empty((spec.days, n, 4))
         reverse = np.empty((spec.days, n))
+        reactive = np.empty((spec.days, n))
+        self._tan_phi = np.concatenate([grid.loads.tan_phi, grid.supply_tan_phi])
         self._true_daily = np.empty((spec.days, n))
         for d in range(spec.days):
             energy = self._energy(d).true_kwh
@@ -186,14 +206,21 @@ class SimulatedUtility:
                 rates[d, mask] = energy[mask] @ rate_onehot(month, kind, str(code))
             rates[d] *= to_meter[:, None]
             reverse[d] = daily * self._faults.reverse_factor(d) / grid.multiplier
+            reactive[d] = daily * to_meter * self._tan_phi
         self._rate_registers = grid.registers_at_start + np.cumsum(rates, axis=0)
         self._reverse_register = np.cumsum(reverse, axis=0)
+        self._reactive_register = np.cumsum(reactive, axis=0)
 
     # What the meters themselves hold (for meters that answer on the wire) -------------------
     @property
     def rate_registers(self) -> FloatArray:
         """Rate registers A+1…A+4 at the end of each day [kWh, meter side], (days, meters, 4)."""
         return self._rate_registers
+
+    @property
+    def reverse_register(self) -> FloatArray:
+        """Reverse active register at the end of each day [kWh, meter side], (days, meters)."""
+        return self._reverse_register
 
     @property
     def faults(self) -> FaultPlan:
@@ -299,15 +326,64 @@ class SimulatedUtility:
         read = self._read_ok(d)
         start_us = int(local_midnight(day, self._tz).timestamp()) * _US
         freeze_us = int(local_midnight(day + timedelta(days=1), self._tz).timestamp()) * _US
-        rng = _rng(self.spec.seed, _EVENTS, d)
         return DayCollection(
             day=day,
-            register_reads=self._register_table(d, read, freeze_us, rng),
+            register_reads=self._register_table(
+                d, read, freeze_us, _rng(self.spec.seed, _EVENTS, d, 1)
+            ),
             intervals=self._interval_table(d, read, energy.true_kwh, start_us),
-            events=self._event_table(d, read, energy.outages, start_us, freeze_us, rng),
+            events=self._event_table(d, read, energy.outages, start_us, freeze_us),
             meters_expected=len(read),
             meters_read=int(read.sum()),
         )
+
+    def meter_day(self, day: date) -> MeterDay:
+        """What the meters recorded on local ``day`` (see :class:`MeterDay`)."""
+        d = self._day_index(day)
+        grid = self._grid
+        energy = self._energy(d)
+        meters = np.flatnonzero(grid.records_intervals)
+        to_meter = self._faults.forward_factor(d)[meters] / grid.multiplier[meters]
+        recorded = energy.true_kwh[meters] * to_meter[:, None]
+        opening = grid.registers_at_start if d == 0 else self._rate_registers[d - 1]
+        before = (
+            np.zeros((2, len(meters)))
+            if d == 0
+            else np.stack([self._reverse_register[d - 1], self._reactive_register[d - 1]])[
+                :, meters
+            ]
+        )
+
+        def running(start: FloatArray, steps: FloatArray) -> FloatArray:
+            zero = np.zeros((len(start), 1))
+            points: FloatArray = start[:, None] + np.concatenate(
+                [zero, np.cumsum(steps, axis=1)], axis=1
+            )
+            return points
+
+        reverse_today = self._reverse_register[d, meters] - before[0]
+        return MeterDay(
+            day=day,
+            curve_meters=meters,
+            forward_kwh=running(opening[meters].sum(axis=1), recorded),
+            reverse_kwh=before[0][:, None] + reverse_today[:, None] * np.linspace(0, 1, SLOTS + 1),
+            reactive_kvarh=running(before[1], reactive_intervals(recorded, self._tan_phi[meters])),
+            events=self.meter_events(day),
+        )
+
+    def meter_events(self, day: date) -> pa.Table:
+        """The events the meters logged on local ``day`` (:data:`EVENT_SCHEMA`), read or not;
+        clock drift is left out — the head-end finds it, the meter does not log it."""
+        d = self._day_index(day)
+        if d in self._events:
+            return self._events[d]
+        outages = draw_outages(_rng(self.spec.seed, _OUTAGES, d), len(self._grid.area_loss))
+        start_us = int(local_midnight(day, self._tz).timestamp()) * _US
+        freeze_us = int(local_midnight(day + timedelta(days=1), self._tz).timestamp()) * _US
+        everyone = np.ones(len(self._grid.meters), dtype=np.bool_)
+        events = self._event_table(d, everyone, outages, start_us, freeze_us)
+        kept = self._events[d] = events.filter(pc.not_equal(events["code"], "clock_drift"))
+        return kept
 
     def _register_table(
         self, d: int, read: npt.NDArray[np.bool_], freeze_us: int, rng: np.random.Generator
@@ -367,9 +443,9 @@ class SimulatedUtility:
         outages: Outages,
         start_us: int,
         freeze_us: int,
-        rng: np.random.Generator,
     ) -> pa.Table:
         grid, faults = self._grid, self._faults
+        rng = _rng(self.spec.seed, _EVENTS, d)
         n = len(read)
         meter_parts: list[IntArray] = []
         ts_parts: list[IntArray] = []

@@ -8,12 +8,15 @@ from zoneinfo import ZoneInfo
 from meter2cash.headend.protocols.dlt645 import bcd
 from meter2cash.headend.protocols.dlt645.errors import FrameError
 from meter2cash.headend.protocols.dlt645.frame import Frame
+from meter2cash.headend.protocols.dlt645.profile import PROFILE_DI, ProfileRecord, decode_records
 from meter2cash.headend.protocols.dlt645.registry import SHANGHAI, Value, decode_values, lookup
 
 READ = 0x11
 READ_FOLLOW_UP = 0x12
 READ_ADDRESS = 0x13
 WRITE = 0x14
+PROFILE_CLASS = 0x06
+"""DI3 of the load profile, whose replies are records, not registry items."""
 
 # ERR byte of an abnormal reply (clause 7.1, table "异常应答"): bit → reason.
 ERROR_BITS: tuple[str, ...] = (
@@ -41,6 +44,8 @@ class Reading:
     item: str | None
     values: tuple[Value, ...]
     error: tuple[int, str] | None
+    records: tuple[ProfileRecord, ...] = ()
+    """Load-profile records of a ``06`` reply (its ``values`` are then empty)."""
 
 
 def error_reason(code: int) -> str:
@@ -74,6 +79,8 @@ def interpret(frame: Frame, tz: ZoneInfo | None = None) -> Reading:
     if function in (READ, READ_FOLLOW_UP, WRITE):
         if len(data) < 4:
             raise FrameError(f"{len(data)} data bytes, a data identifier needs 4", offset=0)
+        if data[3] == PROFILE_CLASS:
+            return _profile_reading(frame, function, reply, tz or SHANGHAI)
         item = lookup(int.from_bytes(data[:4], "little"))
         values: tuple[Value, ...] = ()
         if reply and function != WRITE:
@@ -88,3 +95,18 @@ def interpret(frame: Frame, tz: ZoneInfo | None = None) -> Reading:
             frame.address, control, direction, None, "communication address", (value,), None
         )
     return Reading(frame.address, control, direction, None, None, (), None)
+
+
+def _profile_reading(frame: Frame, function: int, reply: bool, tz: ZoneInfo) -> Reading:
+    """A load-profile request, or a reply with its records."""
+    data = frame.data
+    di = f"{int.from_bytes(data[:4], 'little'):08X}"
+    if di != PROFILE_DI:
+        raise FrameError(f"unknown data identifier {di}", "load profile: only 06000001 is read")
+    records: tuple[ProfileRecord, ...] = ()
+    if reply and function in (READ, READ_FOLLOW_UP):
+        payload = data[:-1] if function == READ_FOLLOW_UP else data
+        records = decode_records(payload, 4, tz)
+    direction = "reply" if reply else "request"
+    item = "load profile, given-time record block"
+    return Reading(frame.address, frame.control, direction, di, item, (), None, records)

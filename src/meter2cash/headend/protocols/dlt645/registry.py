@@ -353,16 +353,30 @@ def _encode_field(field: Field, value: object, tz: ZoneInfo) -> bytes:
     return bcd.encode_time(value)
 
 
-def decode_values(item: Item, payload: bytes, offset: int, tz: ZoneInfo) -> tuple[Value, ...]:
-    """The values of ``item`` in ``payload[offset:]`` (offsets in messages are payload bytes)."""
-    size = len(payload) - offset
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each value of one item lies in a payload of one size, worked out once.
+
+    ``fields`` holds ``(name, field, start, end)`` with ``start``/``end`` relative to the first
+    value byte. ``numbers`` is set when every field is a number: ``(name, unit, first, last,
+    exponent)`` slices the hex digits of the whole reversed payload (most significant digit of
+    the last field first), so one ``hex()`` and one ``isdigit()`` check every byte at once.
+    ``sign_digits`` are the digit positions holding the sign bit of signed fields.
+    """
+
+    fields: tuple[tuple[str, Field, int, int], ...]
+    numbers: tuple[tuple[str, str, int, int, str], ...] | None
+    sign_digits: tuple[int, ...]
+
+
+_LAYOUTS: dict[tuple[str, int], _Layout] = {}
+_LAYOUTS_MAX = 4096  # distinct (DI, size) pairs kept; a real head-end reads a few dozen
+
+
+def _layout(item: Item, size: int, offset: int) -> _Layout:
+    """The layout of ``item`` for ``size`` value bytes, or FrameError when ``size`` is wrong."""
     if item.block is None:
         fields = item.fields
-        if len(fields) == 1 and size == fields[0].size:  # the common single-value read
-            field = fields[0]
-            return (
-                Value(field.name, _decode_field(field, payload[offset:], offset, tz), field.unit),
-            )
         names = [f.name for f in fields]
         expected = sum(f.size for f in fields)
         if size != expected:
@@ -380,14 +394,53 @@ def decode_values(item: Item, payload: bytes, offset: int, tz: ZoneInfo) -> tupl
             )
         fields = item.block.fields * groups
         names = item.labels(groups)
-    values = []
-    position = offset
+    placed = []
+    position = 0
     for field, name in zip(fields, names, strict=True):
-        end = position + field.size
-        decoded = _decode_field(field, payload[position:end], position, tz)
-        values.append(Value(name, decoded, field.unit))
-        position = end
-    return tuple(values)
+        placed.append((name, field, position, position + field.size))
+        position += field.size
+    numbers = None
+    sign_digits: tuple[int, ...] = ()
+    if all(f.kind == "number" for f in fields):
+        numbers = tuple(
+            (name, f.unit, 2 * (size - end), 2 * (size - start), f"e-{f.decimals}")
+            for name, f, start, end in placed
+        )
+        sign_digits = tuple(2 * (size - end) for _, f, _, end in placed if f.signed)
+    layout = _Layout(tuple(placed), numbers, sign_digits)
+    if len(_LAYOUTS) >= _LAYOUTS_MAX:
+        _LAYOUTS.clear()
+    _LAYOUTS[item.di, size] = layout
+    return layout
+
+
+def decode_values(item: Item, payload: bytes, offset: int, tz: ZoneInfo) -> tuple[Value, ...]:
+    """The values of ``item`` in ``payload[offset:]`` (offsets in messages are payload bytes)."""
+    size = len(payload) - offset
+    layout = _LAYOUTS.get((item.di, size)) or _layout(item, size, offset)
+    chunk = payload[offset:]
+    numbers = layout.numbers
+    if numbers is not None:
+        # The common case (energies, instantaneous values, counts): valid BCD, no filler, no
+        # negative value. Anything else takes the field-by-field path, which says where it failed.
+        digits = chunk[::-1].hex()
+        signs = layout.sign_digits
+        if digits.isdigit() and not (signs and any(digits[i] > "7" for i in signs)):
+            if len(numbers) == 1:  # a single-value read: the digits are the whole value
+                name, unit, _, _, exponent = numbers[0]
+                return (Value(name, Decimal(digits + exponent), unit),)
+            return tuple(
+                [
+                    Value(name, Decimal(digits[first:last] + exponent), unit)
+                    for name, unit, first, last, exponent in numbers
+                ]
+            )
+    return tuple(
+        [
+            Value(name, _decode_field(field, chunk[start:end], offset + start, tz), field.unit)
+            for name, field, start, end in layout.fields
+        ]
+    )
 
 
 def encode_values(di: str, values: Sequence[ValueType], tz: ZoneInfo = SHANGHAI) -> bytes:
