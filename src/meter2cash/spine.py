@@ -30,7 +30,7 @@ from meter2cash.billing.run import BillRunReport, bill_month
 from meter2cash.core.errors import DataHomeError
 from meter2cash.core.money import from_minor
 from meter2cash.db.session import unit_of_work
-from meter2cash.headend.clocks import ClockReport, check_clocks
+from meter2cash.headend.clocks import ClockReport, check_clocks, record_syncs
 from meter2cash.headend.collection import ReadSuccess, collect_days, read_success
 from meter2cash.headend.collector import DAILY_FREEZES, EVENT_SCHEMA, CollectionResult
 from meter2cash.headend.collector import collect as collect_over_tcp
@@ -162,7 +162,9 @@ class WireHeadEnd:
     curve_meters: frozenset[str]
     counters: dict[tuple[str, str], Decimal]
     """Event counters as last read (updated as sweeps read them)."""
-    timeout_s: float = 0.1
+    timeout_s: float = 0.05
+    """Reply timeout [s]: the simulated PLC answers within 2 ms, so 50 ms is ample."""
+    backoff_s: tuple[float, float] = (0.01, 0.02)
     missed: dict[str, set[date]] = field(default_factory=dict)
     last: CollectionResult | None = None
     """The latest day's collection, with its exchange log."""
@@ -201,26 +203,28 @@ class WireHeadEnd:
             code: [(no, address) for no, address in meters if due_today(no, day)]
             for code, meters in fleet.meters_by_concentrator.items()
         }
-        result = await collect_over_tcp(
-            fleet.endpoints,
-            fleet.meters_by_concentrator,
-            day,
-            tz=self.tz,
-            missing=missing,
-            curves_for=self.curve_meters,
-            sweep_for={no for meters in due.values() for no, _ in meters},
-            known_counters=self.counters,
-            timeout_s=self.timeout_s,
+        return await asyncio.gather(  # on a connection of their own, as a second master
+            collect_over_tcp(
+                fleet.endpoints,
+                fleet.meters_by_concentrator,
+                day,
+                tz=self.tz,
+                missing=missing,
+                curves_for=self.curve_meters,
+                sweep_for={no for meters in due.values() for no, _ in meters},
+                known_counters=self.counters,
+                timeout_s=self.timeout_s,
+                backoff_s=self.backoff_s,
+            ),
+            check_clocks(
+                fleet.endpoints,
+                {code: meters for code, meters in due.items() if meters},
+                tz=self.tz,
+                now=fleet.now,
+                threshold_s=CLOCK_THRESHOLD_S,
+                timeout_s=self.timeout_s,
+            ),
         )
-        clocks = await check_clocks(
-            fleet.endpoints,
-            {code: meters for code, meters in due.items() if meters},
-            tz=self.tz,
-            now=fleet.now,
-            threshold_s=CLOCK_THRESHOLD_S,
-            timeout_s=self.timeout_s,
-        )
-        return result, clocks
 
 
 def _drift_events(report: ClockReport, threshold_s: float) -> pa.Table:
@@ -277,6 +281,14 @@ def collect(
                     ):
                         record_exchanges(session, wire.last)
                         store_event_counters(session, wire.last.counters, day)
+                        if wire.last_clocks is not None:
+                            record_syncs(
+                                session,
+                                ws.clock,
+                                wire.last_clocks,
+                                tz=ws.settings.tz,
+                                threshold_s=CLOCK_THRESHOLD_S,
+                            )
                 tick()
     with unit_of_work(ws.records) as session:
         return read_success(session)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
+from sqlalchemy import Engine, select
 
+from meter2cash.core.clock import FixedClock
 from meter2cash.core.timezones import zone
-from meter2cash.headend.clocks import ClockReport, check_clocks
-from meter2cash.simulator import UtilitySpec, build_utility
+from meter2cash.db.audit import AuditEvent
+from meter2cash.db.session import unit_of_work
+from meter2cash.headend.clocks import ClockReport, check_clocks, record_syncs
+from meter2cash.headend.models import MeterCommand
+from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.simulator.wire import start_concentrators
 
 TZ = zone("Asia/Shanghai")
@@ -49,3 +54,48 @@ def test_drifting_meters_are_found_and_a_broadcast_sync_brings_them_back() -> No
     assert second.drifted(10.0) == []
     unanswered = {r.meter_no for r in first.readings if r.drift_s is None}
     assert unanswered == silent
+
+
+def test_each_sync_is_a_confirmed_command_with_its_audit_trail(
+    wire_records: Engine, wire_utility: SimulatedUtility
+) -> None:
+    """The clock check's syncs appear as time-sync commands the head-end raised: sent with the
+    broadcast frame, confirmed by the read-back, audited; recording the check again adds
+    nothing."""
+    today = wire_utility.spec.end
+
+    async def scenario() -> ClockReport:
+        fleet = await start_concentrators(wire_utility, today, loss=0.0)
+        try:
+            return await check_clocks(
+                fleet.endpoints,
+                fleet.meters_by_concentrator,
+                tz=TZ,
+                now=fleet.now,
+                threshold_s=60.0,
+                timeout_s=0.3,
+            )
+        finally:
+            await fleet.close()
+
+    report = asyncio.run(asyncio.wait_for(scenario(), 60))
+    drifted = {r.meter_no for r in report.drifted(60.0)}
+    assert drifted and {r.meter_no for r in report.after_sync} == drifted
+    clock = FixedClock(datetime(2026, 8, 9, 1, tzinfo=TZ))
+    with unit_of_work(wire_records) as session:
+        assert record_syncs(session, clock, report, tz=TZ, threshold_s=60.0) == len(drifted)
+        assert record_syncs(session, clock, report, tz=TZ, threshold_s=60.0) == 0
+        syncs = session.scalars(select(MeterCommand).where(MeterCommand.kind == "time_sync"))
+        rows = {c.meter_no: c for c in syncs}
+        trail = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("command.time_sync.%"))
+        ).all()
+    assert set(rows) == drifted
+    assert all(c.status == "confirmed" and c.requested_by == "headend" for c in rows.values())
+    assert all(c.frame_hex and c.frame_hex.startswith("68999999999999") for c in rows.values())
+    assert sorted(set(trail)) == [
+        "command.time_sync.confirmed",
+        "command.time_sync.requested",
+        "command.time_sync.sent",
+    ]
+    assert len(trail) == 3 * len(drifted)

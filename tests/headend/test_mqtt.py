@@ -243,3 +243,40 @@ def _read_response(address: str, di: str, bcd: str) -> str:
     data = bytes.fromhex(di)[::-1] + bytes.fromhex(bcd)[::-1]
     body = bytes([0x68, *addr, 0x68, 0x91, len(data), *((b + 0x33) & 0xFF for b in data)])
     return " ".join(f"{b:02X}" for b in (*body, sum(body) & 0xFF, 0x16))
+
+
+def test_batches_are_bounded_by_payload_bytes(
+    store: MeasurementStore, dead: DeadLetterStore, tenant: str, publisher: paho.Client
+) -> None:
+    ingestor = MqttIngestor(
+        store,
+        dead,
+        METERS.get,
+        tenant=tenant,
+        client_id=f"test-{tenant}",
+        batch_size=500,
+        batch_bytes=1,
+        batch_seconds=5.0,
+    )
+    ingestor.start()
+    assert ingestor.wait_until(lambda c: c.connections == 1, 5)
+    for minute in range(3):
+        _publish(publisher, tenant, _reading(meter_time=f"2026-07-01T00:0{minute}:00+08:00"))
+    # Well before batch_seconds: each message fills a batch on its own.
+    assert ingestor.wait_until(lambda c: c.acknowledged == 3, 3)
+    ingestor.stop()
+    assert len(list(store.kind_dir("register_reads").glob("*/*.parquet"))) == 3
+
+
+def test_the_same_reading_with_another_utc_offset_is_a_duplicate(
+    store: MeasurementStore, dead: DeadLetterStore, tenant: str, publisher: paho.Client
+) -> None:
+    ingestor = _ingestor(store, dead, tenant)
+    ingestor.start()
+    assert ingestor.wait_until(lambda c: c.connections == 1, 5)
+    _publish(publisher, tenant, _reading())
+    _publish(publisher, tenant, _reading(meter_time="2026-06-30T16:00:00Z"))
+    assert ingestor.wait_until(lambda c: c.acknowledged == 2, 10)
+    counts = ingestor.stop()
+    assert (counts.stored, counts.duplicates) == (1, 1)
+    assert store.scan("register_reads")["ts"].to_pylist() == [datetime(2026, 6, 30, 16, tzinfo=UTC)]
