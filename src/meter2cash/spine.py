@@ -35,6 +35,13 @@ from meter2cash.headend.collection import ReadSuccess, collect_days, read_succes
 from meter2cash.headend.collector import DAILY_FREEZES, EVENT_SCHEMA, CollectionResult
 from meter2cash.headend.collector import collect as collect_over_tcp
 from meter2cash.headend.exchanges import record_exchanges
+from meter2cash.headend.link import RetryPolicy
+from meter2cash.headend.monitoring import (
+    InstantScan,
+    raise_instantaneous_alarms,
+    read_instantaneous,
+)
+from meter2cash.headend.mqtt.deadletter import DeadLetter, DeadLetterStore
 from meter2cash.headend.repository import event_counters, meter_classes, store_event_counters
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import RECEIVABLE
@@ -138,14 +145,14 @@ CURVE_CLASSES: Final = frozenset({"commercial", "industrial", "supply"})
 """Customer classes whose meters' 96-point curves are read daily (large customers and
 transformer supply meters)."""
 ROUND_DAYS: Final = 7
-"""Each meter's events are swept and its clock checked once in this many days, the meters
-spread evenly over the days [days]."""
+"""Each meter's events are swept, its clock checked and its instantaneous values read (voltage
+without current) once in this many days, the meters spread evenly over the days [days]."""
 CLOCK_THRESHOLD_S: Final = 60.0
 """Drift beyond which a concentrator's meters are sent a time sync [s]."""
 
 
 def due_today(meter_no: str, day: date, every: int = ROUND_DAYS) -> bool:
-    """Whether ``meter_no`` is due for its event sweep and clock check on ``day``."""
+    """Whether ``meter_no`` is due for its round (sweep, clock, live values) on ``day``."""
     return (zlib.crc32(meter_no.encode()) + day.toordinal()) % every == 0
 
 
@@ -154,14 +161,16 @@ class WireHeadEnd:
     """The simulated utility read for real over DL/T 645 on TCP through simulated
     concentrators (lossy PLC) served by ``meters``: every day the daily freezes (retried; days
     missed earlier backfilled from the meters' history) and the curves of ``curve_meters``;
-    in a round of :data:`ROUND_DAYS` days each meter's event sweep and clock check, with a
-    time sync behind concentrators whose meters drifted."""
+    in a round of :data:`ROUND_DAYS` days each meter's event sweep, live values and clock check,
+    with a time sync behind concentrators whose meters drifted."""
 
     meters: FleetProcess
     tz: ZoneInfo
     curve_meters: frozenset[str]
     counters: dict[tuple[str, str], Decimal]
     """Event counters as last read (updated as sweeps read them)."""
+    dead_letters: DeadLetterStore
+    """Where frames that could not be decoded are kept, with the reason."""
     timeout_s: float = 0.05
     """Reply timeout [s]: the simulated PLC answers within 2 ms, so 50 ms is ample."""
     backoff_s: tuple[float, float] = (0.01, 0.02)
@@ -170,11 +179,22 @@ class WireHeadEnd:
     """The latest day's collection, with its exchange log."""
     last_clocks: ClockReport | None = None
     """The latest day's clock check."""
+    last_live: InstantScan | None = None
+    """The latest day's instantaneous readings (voltage and current per phase)."""
 
     def collect_day(self, day: date) -> WireDelivery:
         fleet = self.meters.open_day(day + timedelta(days=1))
-        result, clocks = asyncio.run(self._collect(fleet, day))
-        self.last, self.last_clocks = result, clocks
+        result, clocks, live = asyncio.run(self._collect(fleet, day))
+        self.last, self.last_clocks, self.last_live = result, clocks, live
+        received = fleet.now()
+        self.dead_letters.write(
+            [
+                DeadLetter(
+                    f"dlt645/{q.concentrator_code}", None, q.raw_hex, "hex", q.reason, received
+                )
+                for q in (*result.quarantined, *clocks.quarantined, *live.quarantined)
+            ]
+        )
         for exchange in result.exchanges:
             read = exchange.outcome in ("first_try", "after_retry", "backfilled")
             days = self.missed.setdefault(exchange.meter_no, set())
@@ -192,7 +212,9 @@ class WireHeadEnd:
             meters_read=own.get("first_try", 0) + own.get("after_retry", 0),
         )
 
-    async def _collect(self, fleet: FleetDay, day: date) -> tuple[CollectionResult, ClockReport]:
+    async def _collect(
+        self, fleet: FleetDay, day: date
+    ) -> tuple[CollectionResult, ClockReport, InstantScan]:
         earliest = day - timedelta(days=DAILY_FREEZES - 1)
         missing = {
             meter: sorted(d for d in days if earliest <= d < day)
@@ -203,7 +225,8 @@ class WireHeadEnd:
             code: [(no, address) for no, address in meters if due_today(no, day)]
             for code, meters in fleet.meters_by_concentrator.items()
         }
-        return await asyncio.gather(  # on a connection of their own, as a second master
+        due_now = {code: meters for code, meters in due.items() if meters}
+        return await asyncio.gather(  # each on a connection of its own
             collect_over_tcp(
                 fleet.endpoints,
                 fleet.meters_by_concentrator,
@@ -218,11 +241,19 @@ class WireHeadEnd:
             ),
             check_clocks(
                 fleet.endpoints,
-                {code: meters for code, meters in due.items() if meters},
+                due_now,
                 tz=self.tz,
                 now=fleet.now,
                 threshold_s=CLOCK_THRESHOLD_S,
                 timeout_s=self.timeout_s,
+            ),
+            read_instantaneous(
+                fleet.endpoints,
+                due_now,
+                tz=self.tz,
+                now=fleet.now,
+                timeout_s=self.timeout_s,
+                retry=RetryPolicy(2, self.backoff_s),
             ),
         )
 
@@ -265,7 +296,13 @@ def collect(
             counters = event_counters(session)
         curves = classes.loc[classes["customer_class"].isin(CURVE_CLASSES), "meter_no"]
         with FleetProcess(sim.spec) as meters:
-            wire = WireHeadEnd(meters, ws.settings.tz, frozenset(curves), counters)
+            wire = WireHeadEnd(
+                meters,
+                ws.settings.tz,
+                frozenset(curves),
+                counters,
+                DeadLetterStore(ws.settings.home / "deadletter" / "dlt645"),
+            )
             for day in days:
                 with unit_of_work(ws.records) as session:
                     if (
@@ -281,6 +318,10 @@ def collect(
                     ):
                         record_exchanges(session, wire.last)
                         store_event_counters(session, wire.last.counters, day)
+                        if wire.last_live is not None:
+                            raise_instantaneous_alarms(
+                                session, ws.clock, wire.last_live.readings, tz=ws.settings.tz
+                            )
                         if wire.last_clocks is not None:
                             record_syncs(
                                 session,

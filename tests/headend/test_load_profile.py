@@ -106,6 +106,8 @@ def test_curves_read_over_the_wire_match_what_the_meters_recorded(
     day = utility.spec.end - timedelta(days=1)
     result = _collect(utility, loss=0.05)
     assert result.curves_complete == result.curves_expected - _silent_curve_meters(utility)
+    curves = [r for r in result.item_reads if r.item == "curve"]
+    assert len(curves) == result.curves_complete and all(r.attempts >= 17 for r in curves)
     wire = result.intervals.to_pandas()
     truth = utility.collect_day(day).intervals.to_pandas()
     both = wire.merge(truth, on=["meter_no", "channel", "ts"], suffixes=("_wire", "_sim"))

@@ -73,6 +73,7 @@ EVENT_SCHEMA: Final = pa.schema(
 """Meter events as the store ingests them."""
 
 Outcome = Literal["first_try", "after_retry", "backfilled", "error_reply", "unreachable"]
+ItemOutcome = Literal["complete", "partial", "failed", "done"]
 MeterRef = tuple[str, str]
 """(meter_no, 12-digit address)."""
 CounterKey = tuple[str, str]
@@ -93,6 +94,21 @@ class Exchange:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ItemRead:
+    """How a meter's curve or event sweep of ``day`` went: ``item`` ``curve`` (outcome
+    complete, partial or failed) or ``sweep`` (done or failed), the requests sent and the
+    failure if any."""
+
+    meter_no: str
+    concentrator_code: str
+    day: date
+    item: Literal["curve", "sweep"]
+    attempts: int
+    outcome: ItemOutcome
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class CollectionResult:
     """One day's collection: register reads (:data:`READ_SCHEMA`), intervals
@@ -108,10 +124,17 @@ class CollectionResult:
     intervals: pa.Table
     events: pa.Table
     counters: Mapping[CounterKey, Decimal]
+    item_reads: tuple[ItemRead, ...] = ()
     curves_expected: int = 0
-    curves_complete: int = 0
     sweeps_expected: int = 0
-    sweeps_done: int = 0
+
+    @property
+    def curves_complete(self) -> int:
+        return sum(r.item == "curve" and r.outcome == "complete" for r in self.item_reads)
+
+    @property
+    def sweeps_done(self) -> int:
+        return sum(r.item == "sweep" and r.outcome == "done" for r in self.item_reads)
 
     def outcome_counts(self, *, backfill: bool = False) -> dict[str, int]:
         """Outcomes of the day's own reads, or of the backfill reads when ``backfill``."""
@@ -143,8 +166,7 @@ class _Gathered:
     intervals: list[IntervalRow]
     events: list[EventRow]
     counters: dict[CounterKey, Decimal]
-    curves_complete: int = 0
-    sweeps_done: int = 0
+    item_reads: list[ItemRead]
 
 
 async def _read_freeze(
@@ -200,13 +222,28 @@ async def _collect_concentrator(
         if job.curve:
             curve = await read_curve(link, policy, job.meter_no, job.address, day, link.tz)
             out.intervals.extend(curve.rows)
-            out.curves_complete += curve.complete
+            shape: ItemOutcome = (
+                "complete" if curve.complete else "partial" if curve.rows else "failed"
+            )
+            out.item_reads.append(
+                ItemRead(job.meter_no, link.code, day, "curve", curve.attempts, shape, curve.detail)
+            )
         if job.sweep:
             mine = {di: v for (no, di), v in known.items() if no == job.meter_no}
             swept = await sweep_meter(link, policy, job.meter_no, job.address, mine, observed)
             out.events.extend(swept.events)
             out.counters.update(((job.meter_no, di), v) for di, v in swept.counters.items())
-            out.sweeps_done += not swept.detail
+            out.item_reads.append(
+                ItemRead(
+                    job.meter_no,
+                    link.code,
+                    day,
+                    "sweep",
+                    swept.attempts,
+                    "failed" if swept.detail else "done",
+                    swept.detail,
+                )
+            )
 
     async def work(queue: list[_Job], attempt: int, failed: list[tuple[_Job, Answer]]) -> None:
         while queue:
@@ -292,7 +329,7 @@ async def collect(
     if unknown:
         raise InputError(f"no endpoint for concentrators {unknown}")
     policy = RetryPolicy(retries, backoff_s)
-    out = _Gathered([], [], [], [], {})
+    out = _Gathered([], [], [], [], {}, [])
     quarantined: list[QuarantinedFrame] = []
     links = {
         code: ConcentratorLink(
@@ -330,10 +367,9 @@ async def collect(
         _table(out.intervals, INTERVAL_SCHEMA),
         _table(sorted(out.events, key=lambda e: (e[1], e[0])), EVENT_SCHEMA),
         out.counters,
+        tuple(out.item_reads),
         curves_expected=len(curves & every),
-        curves_complete=out.curves_complete,
         sweeps_expected=len(sweeps & every),
-        sweeps_done=out.sweeps_done,
     )
 
 

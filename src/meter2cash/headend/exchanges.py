@@ -1,5 +1,6 @@
 """The exchange log: how each meter's daily freeze was got — first try, after retries,
-backfilled later from the meter's history, or not at all."""
+backfilled later from the meter's history, or not at all — and how its curve and event sweep
+went."""
 
 from __future__ import annotations
 
@@ -18,13 +19,26 @@ def record_exchanges(session: Session, result: CollectionResult) -> int:
     rows = [
         {
             "meter_no": e.meter_no,
+            "item": "freeze",
             "day": e.day,
             "collected_on": result.day,
             "outcome": e.outcome,
             "attempts": e.attempts,
+            "detail": e.detail,
         }
         for e in result.exchanges
         if e.attempts > 0
+    ] + [
+        {
+            "meter_no": r.meter_no,
+            "item": r.item,
+            "day": r.day,
+            "collected_on": result.day,
+            "outcome": r.outcome,
+            "attempts": r.attempts,
+            "detail": r.detail,
+        }
+        for r in result.item_reads
     ]
     if rows:
         session.execute(insert(ReadExchange), rows)
@@ -32,10 +46,11 @@ def record_exchanges(session: Session, result: CollectionResult) -> int:
 
 
 def exchanges_between(session: Session, first: date, last: date) -> pd.DataFrame:
-    """Exchanges for consumption days in [first, last]: meter_no, day, collected_on, outcome."""
+    """Freeze exchanges for consumption days in [first, last]: meter_no, day, collected_on,
+    outcome."""
     stmt = select(
         ReadExchange.meter_no, ReadExchange.day, ReadExchange.collected_on, ReadExchange.outcome
-    ).where(ReadExchange.day >= first, ReadExchange.day <= last)
+    ).where(ReadExchange.item == "freeze", ReadExchange.day >= first, ReadExchange.day <= last)
     return pd.DataFrame(
         session.execute(stmt).tuples().all(),
         columns=["meter_no", "day", "collected_on", "outcome"],

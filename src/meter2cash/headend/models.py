@@ -66,17 +66,21 @@ class Alarm(Base):
 
 
 class ReadExchange(Base):
-    """How a meter's daily freeze was got over the wire: on the day it was due (first try,
-    after retries, unreachable) or later from the meter's history (backfilled)."""
+    """How one item of a meter was got over the wire for a consumption day: the daily
+    ``freeze`` (first try, after retries, unreachable, error reply — or later backfilled from
+    the meter's history), the ``curve`` (complete, partial, failed) or the event ``sweep``
+    (done, failed)."""
 
     __tablename__ = "read_exchanges"
-    __table_args__ = (UniqueConstraint("meter_no", "day", "collected_on"),)
+    __table_args__ = (UniqueConstraint("meter_no", "item", "day", "collected_on"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meter_no: Mapped[str] = mapped_column(String(32), index=True)
+    item: Mapped[str] = mapped_column(String(8))
     day: Mapped[date] = mapped_column(Date, index=True)
     collected_on: Mapped[date] = mapped_column(Date)
     outcome: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
 
 
 class EventCounter(Base):

@@ -182,6 +182,7 @@ class SimulatedUtility:
         self._behaviour = payers.draw_behaviours(_rng(spec.seed, _PAYERS), customers)
         self._meter_no = pa.array(grid.meters["meter_no"].tolist(), pa.string())
         self._events: dict[int, pa.Table] = {}
+        self._last_energy: tuple[int, _DayEnergy] | None = None
 
         tariff_of_meter = (
             grid.meters["service_point_code"]
@@ -282,9 +283,22 @@ class SimulatedUtility:
         return pd.DataFrame({"local_date": self._dates, "day_type": kinds})
 
     # Energy -------------------------------------------------------------------------------
+    def true_kwh(self, day: date) -> FloatArray:
+        """True energy of every meter in each quarter-hour of local ``day`` [kWh, primary],
+        (meters, 96)."""
+        return self._energy(self._day_index(day)).true_kwh
+
     def _energy(self, d: int) -> _DayEnergy:
         """True energy of day index ``d``: customers' loads, interrupted by outages, and each
-        area's supply = its customers' sum × (1 + technical loss)."""
+        area's supply = its customers' sum × (1 + technical loss). The last day asked is
+        kept: collection asks for the same day more than once."""
+        if self._last_energy is not None and self._last_energy[0] == d:
+            return self._last_energy[1]
+        energy = self._day_energy(d)
+        self._last_energy = (d, energy)
+        return energy
+
+    def _day_energy(self, d: int) -> _DayEnergy:
         grid = self._grid
         customers = true_intervals(
             grid.loads,

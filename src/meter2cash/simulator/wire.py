@@ -382,7 +382,7 @@ class MeterBank:
         ct = meters["ct_ratio"].to_numpy(dtype=np.float64)
         pt = meters["pt_ratio"].to_numpy(dtype=np.float64)
         rng = np.random.default_rng([utility.spec.seed, self.today.toordinal(), 645])
-        kw = utility._energy(self._newest).true_kwh[:, -1] * 4  # primary [kW]
+        kw = utility.true_kwh(self.today - timedelta(days=1))[:, -1] * 4  # primary [kW]
         share = np.where(single[:, None], np.array([1.0, 0.0, 0.0]), rng.uniform(0.9, 1.1, (n, 3)))
         share /= share.sum(axis=1, keepdims=True)
         nominal = np.where(pt > 1, PHASE_VOLTS[1], PHASE_VOLTS[0])
