@@ -23,7 +23,6 @@ A meter silent on the day before ``today`` (dead or in a communication-loss spel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -509,7 +508,6 @@ class ConcentratorServer:
     _server: asyncio.Server | None = field(init=False, default=None, repr=False)
     _faulted: bool = field(init=False, default=False, repr=False)
     _started: float = field(init=False, default=0.0, repr=False)
-    _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set, repr=False)
     _writers: set[asyncio.StreamWriter] = field(init=False, default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -523,9 +521,7 @@ class ConcentratorServer:
         self._started = asyncio.get_running_loop().time()
 
     async def close(self) -> None:
-        """Stop listening and drop every connection."""
-        for task in list(self._tasks):
-            task.cancel()
+        """Stop listening and drop every connection (replies still due go nowhere)."""
         for writer in list(self._writers):
             writer.transport.abort()
         if self._server is not None:
@@ -565,17 +561,16 @@ class ConcentratorServer:
                         hung = True
                         continue
                     served += 1
-                    task = asyncio.create_task(self._forward(frame, writer))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._forward(frame, writer)
         except ConnectionError:
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
 
-    async def _forward(self, frame: Frame, writer: asyncio.StreamWriter) -> None:
-        """Carry ``frame`` to its meter and the reply back, unless the PLC loses it."""
+    def _forward(self, frame: Frame, writer: asyncio.StreamWriter) -> None:
+        """Carry ``frame`` to its meter and the reply back after the PLC's latency, unless the
+        PLC loses it (a timer, not a task: the server's hot path)."""
         address = frame.address
         if frame.direction != "request":
             return
@@ -587,7 +582,6 @@ class ConcentratorServer:
             return
         if self._rng.random() < self.loss:
             return
-        await asyncio.sleep(self._rng.uniform(*self.latency_s))
         if frame.function in (READ, READ_FOLLOW_UP) and len(frame.data) >= 4:
             di = f"{int.from_bytes(frame.data[:4], 'little'):08X}"
             if frame.function == READ:
@@ -600,10 +594,15 @@ class ConcentratorServer:
             reply = self.bank.control_relay(address, frame.data, self.now())
         else:
             reply = error_reply(address, frame.function, ERR_OTHER)
-        if reply is not None and not writer.is_closing():
-            writer.write(reply)
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
+        if reply is not None:
+            delay = self._rng.uniform(*self.latency_s)
+            asyncio.get_running_loop().call_later(delay, _deliver, writer, reply)
+
+
+def _deliver(writer: asyncio.StreamWriter, reply: bytes) -> None:
+    """Put a meter's reply on the concentrator's connection, if it is still open."""
+    if not writer.is_closing():
+        writer.write(reply)
 
 
 @dataclass
