@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from meter2cash.core.clock import FixedClock
 from meter2cash.db.migrate import upgrade
 from meter2cash.db.session import make_engine
+
+settings.register_profile("m2c", deadline=None)  # timing varies on a shared 2-core machine
+settings.load_profile("m2c")
 
 POSTGRES_URL = os.environ.get("M2C_TEST_POSTGRES_URL")
 REQUIRE_SERVICES = os.environ.get("M2C_TEST_REQUIRE_SERVICES") == "1"

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meter2cash.headend.collector import CollectionResult, collect
 from meter2cash.headend.event_sweep import REVERSE_REGISTER
@@ -18,6 +20,7 @@ from meter2cash.headend.protocols.dlt645.profile import (
     PROFILE_DI,
     PROFILE_WIRE,
     ProfileRecord,
+    decode_block,
     decode_records,
     encode_record,
     parse_request,
@@ -62,7 +65,8 @@ def test_a_reply_frame_decodes_to_its_records() -> None:
     records = [_record(AT + timedelta(minutes=15 * k)) for k in range(3)]
     data = PROFILE_WIRE + b"".join(encode_record(r, TZ) for r in records)
     reading = interpret(decode_frame(encode_frame("000000001234", 0x91, data)), TZ)
-    assert reading.di == PROFILE_DI and reading.records == tuple(records)
+    assert reading.di == PROFILE_DI and reading.profile is not None
+    assert reading.profile.records() == tuple(records)
 
 
 def test_the_request_carries_the_count_and_start_time() -> None:
@@ -188,3 +192,35 @@ def test_a_meter_without_a_profile_answers_no_such_data(utility: SimulatedUtilit
     reply = asyncio.run(go())
     assert reply is not None
     assert interpret(decode_frame(reply), TZ).error == (2, "no such data (unknown data identifier)")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+            st.lists(st.one_of(st.none(), st.integers(0, 99_999_999)), min_size=4, max_size=4),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_whole_reply_decoder_agrees_with_the_record_parser(
+    rows: list[tuple[datetime, list[int | None]]],
+) -> None:
+    records = [
+        ProfileRecord(
+            at.replace(second=0, microsecond=0, tzinfo=TZ),
+            *(None if v is None else Decimal(v).scaleb(-2) for v in values),
+        )
+        for at, values in rows
+    ]
+    payload = b"".join(encode_record(r, TZ) for r in records)
+    assert decode_block(payload, 0, TZ).records() == decode_records(payload, 0, TZ)
+
+
+def test_an_impossible_date_in_a_reply_is_refused() -> None:
+    raw = bytearray(encode_record(_record(datetime(2026, 2, 28, 0, 15, tzinfo=TZ)), TZ))
+    raw[5] = 0x30  # 30 February
+    raw[-2] = sum(raw[:-2]) & 0xFF
+    with pytest.raises(FrameError):
+        decode_block(bytes(raw), 0, TZ)

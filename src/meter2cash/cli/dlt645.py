@@ -11,6 +11,7 @@ from meter2cash.cli.output import console, print_json, table
 from meter2cash.headend.protocols.dlt645 import (
     FrameError,
     Reading,
+    Value,
     decode_frame,
     interpret,
     read_request,
@@ -43,6 +44,11 @@ def _plain(value: object) -> str | None:
     return str(value)
 
 
+def _profile_values(reading: Reading) -> tuple[Value, ...]:
+    """A load-profile reply's records as named values (none for anything else)."""
+    return record_values(reading.profile.records()) if reading.profile is not None else ()
+
+
 def reading_json(reading: Reading) -> dict[str, Any]:
     """The JSON shape of a decoded frame (values as decimal or ISO 8601 strings)."""
     return {
@@ -53,7 +59,7 @@ def reading_json(reading: Reading) -> dict[str, Any]:
         "item": reading.item,
         "values": [
             {"name": v.name, "value": _plain(v.value), "unit": v.unit}
-            for v in reading.values or record_values(reading.records)
+            for v in reading.values or _profile_values(reading)
         ],
         "error": (
             {"code": reading.error[0], "reason": reading.error[1]} if reading.error else None
@@ -80,7 +86,7 @@ def decode(
             f"{title}\n[red]error reply[/] ERR={reading.error[0]:02X}: {reading.error[1]}"
         )
         return
-    values = reading.values or record_values(reading.records)
+    values = reading.values or _profile_values(reading)
     rows = [(v.name, _plain(v.value) or "not available", v.unit) for v in values]
     console.print(table(title, ["name", "value", "unit"], rows))
 

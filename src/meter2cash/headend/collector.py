@@ -25,11 +25,12 @@ from decimal import Decimal
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 
 from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight
-from meter2cash.headend.curves import IntervalRow, read_curve
+from meter2cash.headend.curves import SLOTS, CurveRead, read_curve
 from meter2cash.headend.event_sweep import EventRow, sweep_meter
 from meter2cash.headend.link import (
     Answer,
@@ -163,7 +164,7 @@ class _Gathered:
 
     exchanges: list[Exchange]
     freezes: list[tuple[str, str, date, Decimal]]
-    intervals: list[IntervalRow]
+    curves: list[tuple[str, CurveRead]]
     events: list[EventRow]
     counters: dict[CounterKey, Decimal]
     item_reads: list[ItemRead]
@@ -220,10 +221,10 @@ async def _collect_concentrator(
             if reading is not None:
                 keep(job.meter_no, earlier, reading)
         if job.curve:
-            curve = await read_curve(link, policy, job.meter_no, job.address, day, link.tz)
-            out.intervals.extend(curve.rows)
+            curve = await read_curve(link, policy, job.address, day, link.tz)
+            out.curves.append((job.meter_no, curve))
             shape: ItemOutcome = (
-                "complete" if curve.complete else "partial" if curve.rows else "failed"
+                "complete" if curve.complete else "partial" if curve.intervals else "failed"
             )
             out.item_reads.append(
                 ItemRead(job.meter_no, link.code, day, "curve", curve.attempts, shape, curve.detail)
@@ -364,7 +365,7 @@ async def collect(
         tuple(quarantined),
         sum(link.reconnects for link in links.values()),
         sum(link.late_replies for link in links.values()),
-        _table(out.intervals, INTERVAL_SCHEMA),
+        _interval_table(out.curves, day, tz),
         _table(sorted(out.events, key=lambda e: (e[1], e[0])), EVENT_SCHEMA),
         out.counters,
         tuple(out.item_reads),
@@ -385,6 +386,25 @@ def _freeze_table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) 
             "read_type": ["daily_frozen"] * len(rows),
         },
         schema=READ_SCHEMA,
+    )
+
+
+def _interval_table(curves: Sequence[tuple[str, CurveRead]], day: date, tz: ZoneInfo) -> pa.Table:
+    """The curves read as :data:`INTERVAL_SCHEMA` rows (missing intervals left out)."""
+    start_us = int(local_midnight(day, tz).timestamp()) * 1_000_000
+    slot_us = start_us + np.arange(SLOTS, dtype=np.int64) * 900_000_000
+    if not curves:
+        return INTERVAL_SCHEMA.empty_table()
+    values = np.stack([np.concatenate([c.kwh, c.kvarh]) for _, c in curves])  # (meters, 192)
+    meter, column = np.nonzero(np.isfinite(values))
+    return pa.table(
+        [
+            pa.array([no for no, _ in curves], pa.string()).take(meter),
+            pa.array(["kWh", "kvarh"], pa.string()).take(column // SLOTS),
+            pa.array(slot_us[column % SLOTS], pa.timestamp("us", tz="UTC")),
+            pa.array(values[meter, column], pa.float64()),
+        ],
+        schema=INTERVAL_SCHEMA,
     )
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from meter2cash.headend.protocols.dlt645 import bcd
 from meter2cash.headend.protocols.dlt645.errors import FrameError
 from meter2cash.headend.protocols.dlt645.frame import Frame
-from meter2cash.headend.protocols.dlt645.profile import PROFILE_DI, ProfileRecord, decode_records
+from meter2cash.headend.protocols.dlt645.profile import PROFILE_DI, ProfileBlock, decode_block
 from meter2cash.headend.protocols.dlt645.registry import SHANGHAI, Value, decode_values, lookup
 
 READ = 0x11
@@ -44,7 +44,7 @@ class Reading:
     item: str | None
     values: tuple[Value, ...]
     error: tuple[int, str] | None
-    records: tuple[ProfileRecord, ...] = ()
+    profile: ProfileBlock | None = None
     """Load-profile records of a ``06`` reply (its ``values`` are then empty)."""
 
 
@@ -103,10 +103,10 @@ def _profile_reading(frame: Frame, function: int, reply: bool, tz: ZoneInfo) -> 
     di = f"{int.from_bytes(data[:4], 'little'):08X}"
     if di != PROFILE_DI:
         raise FrameError(f"unknown data identifier {di}", "load profile: only 06000001 is read")
-    records: tuple[ProfileRecord, ...] = ()
+    block = None
     if reply and function in (READ, READ_FOLLOW_UP):
         payload = data[:-1] if function == READ_FOLLOW_UP else data
-        records = decode_records(payload, 4, tz)
+        block = decode_block(payload, 4, tz)
     direction = "reply" if reply else "request"
     item = "load profile, given-time record block"
-    return Reading(frame.address, frame.control, direction, di, item, (), None, records)
+    return Reading(frame.address, frame.control, direction, di, item, (), None, block)

@@ -32,6 +32,9 @@ from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
+
 from meter2cash.headend.protocols.dlt645 import bcd
 from meter2cash.headend.protocols.dlt645.errors import FrameError
 from meter2cash.headend.protocols.dlt645.frame import encode_frame
@@ -78,6 +81,47 @@ class ProfileRecord:
     @property
     def energies(self) -> tuple[Decimal | None, ...]:
         return (self.forward_kwh, self.reverse_kwh, self.reactive1_kvarh, self.reactive2_kvarh)
+
+
+@dataclass(frozen=True)
+class ProfileBlock:
+    """The records of one reply, column-wise: ``stamps`` the meter's local wall-clock time of
+    each record as the integer ``YYMMDDhhmm``, ``hundredths`` the four energies in 0.01 kWh
+    (kvarh), shape (records, 4), −1 where not available."""
+
+    stamps: npt.NDArray[np.int64]
+    hundredths: npt.NDArray[np.int64]
+    tz: ZoneInfo
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    def records(self) -> tuple[ProfileRecord, ...]:
+        """The records as objects (aware times, ``Decimal`` energies)."""
+        out = []
+        for stamp, row in zip(self.stamps.tolist(), self.hundredths.tolist(), strict=True):
+            text = f"{stamp:010d}"
+            at = datetime(
+                2000 + int(text[:2]),
+                int(text[2:4]),
+                int(text[4:6]),
+                int(text[6:8]),
+                int(text[8:]),
+                tzinfo=self.tz,
+            )
+            energies = [None if v < 0 else Decimal(v).scaleb(-2) for v in row]
+            out.append(ProfileRecord(at, *energies))
+        return tuple(out)
+
+    @classmethod
+    def of(cls, records: Sequence[ProfileRecord], tz: ZoneInfo) -> ProfileBlock:
+        stamps = [int(r.at.astimezone(tz).strftime("%y%m%d%H%M")) for r in records]
+        hundredths = [[-1 if e is None else int(e.scaleb(2)) for e in r.energies] for r in records]
+        return cls(
+            np.array(stamps, dtype=np.int64),
+            np.array(hundredths, dtype=np.int64).reshape(len(records), 4),
+            tz,
+        )
 
 
 def record_values(records: Sequence[ProfileRecord]) -> tuple[Value, ...]:
@@ -135,6 +179,66 @@ def encode_record(record: ProfileRecord, tz: ZoneInfo) -> bytes:
     return head + body + bytes((checksum, END))
 
 
+def decode_block(data: bytes, offset: int, tz: ZoneInfo) -> ProfileBlock:
+    """The records in ``data[offset:]`` column-wise: whole replies of valid class-4 records are
+    checked and decoded at once; anything else goes record by record (which names what is
+    wrong)."""
+    fast = _class4_block(data[offset:], tz)
+    return fast if fast is not None else ProfileBlock.of(decode_records(data, offset, tz), tz)
+
+
+_HEAD: Final = START + bytes((RECORD_SIZE - 5,))
+_SEPARATORS: Final = bytes((SEPARATOR,)) * 3
+_FILLER: Final = "ff" * 4
+_DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _class4_block(payload: bytes, tz: ZoneInfo) -> ProfileBlock | None:
+    """Every record of ``payload`` when all are valid class-4 records, else ``None``: checked
+    on bytes, digits read from one hex string (a reply holds only a few records, too few for
+    array arithmetic to pay)."""
+    count, rest = divmod(len(payload), RECORD_SIZE)
+    if rest or not count:
+        return None
+    text = payload.hex()
+    stamps: list[int] = []
+    hundredths: list[int] = []
+    for at in range(0, len(payload), RECORD_SIZE):
+        record = payload[at : at + RECORD_SIZE]
+        if (
+            record[:3] != _HEAD
+            or record[8:11] != _SEPARATORS
+            or record[27:30] != _SEPARATORS
+            or record[31] != END
+            or sum(record[:30]) & 0xFF != record[30]
+        ):
+            return None
+        h = text[2 * at : 2 * at + 2 * RECORD_SIZE]
+        stamp = h[14:16] + h[12:14] + h[10:12] + h[8:10] + h[6:8]  # YYMMDDhhmm
+        if not stamp.isdigit():
+            return None
+        year, month, day = int(stamp[:2]), int(stamp[2:4]), int(stamp[4:6])
+        if not 1 <= month <= 12 or int(stamp[6:8]) > 23 or int(stamp[8:]) > 59:
+            return None
+        if not 1 <= day <= _DAYS_IN_MONTH[month] + (month == 2 and year % 4 == 0):
+            return None
+        stamps.append(int(stamp))
+        for i in range(22, 54, 8):
+            energy = h[i : i + 8]
+            if energy == _FILLER:
+                hundredths.append(-1)
+                continue
+            digits = energy[6:8] + energy[4:6] + energy[2:4] + energy[:2]
+            if not digits.isdigit():
+                return None
+            hundredths.append(int(digits))
+    return ProfileBlock(
+        np.array(stamps, dtype=np.int64),
+        np.array(hundredths, dtype=np.int64).reshape(count, 4),
+        tz,
+    )
+
+
 def decode_records(data: bytes, offset: int, tz: ZoneInfo) -> tuple[ProfileRecord, ...]:
     """The records in ``data[offset:]`` (a reply's bytes after the DI, SEQ removed)."""
     records = []
@@ -147,53 +251,7 @@ def decode_records(data: bytes, offset: int, tz: ZoneInfo) -> tuple[ProfileRecor
     return tuple(records)
 
 
-_CLASS4_HEAD: Final = START + bytes((RECORD_SIZE - 5,))
-_SEPARATORS: Final = bytes((SEPARATOR,)) * 3
-_FILLER: Final = b"\xff" * 4
-
-
-def _class4_record(record: bytes, tz: ZoneInfo) -> ProfileRecord | None:
-    """The common record — class 4 only, valid — decoded directly; ``None`` sends anything
-    else to the general parser, which names what is wrong."""
-    if (
-        record[:3] != _CLASS4_HEAD
-        or record[8:11] != _SEPARATORS
-        or record[27:30] != _SEPARATORS
-        or record[31] != END
-        or sum(record[:30]) & 0xFF != record[30]
-    ):
-        return None
-    stamp = record[7:2:-1].hex()
-    if not stamp.isdigit():
-        return None
-    energies: list[Decimal | None] = []
-    for i in range(11, 27, 4):
-        chunk = record[i : i + 4]
-        if chunk == _FILLER:
-            energies.append(None)
-            continue
-        digits = chunk[::-1].hex()
-        if not digits.isdigit():
-            return None
-        energies.append(Decimal(f"{digits[:6]}.{digits[6:]}"))
-    try:
-        moment = datetime(
-            2000 + int(stamp[0:2]),
-            int(stamp[2:4]),
-            int(stamp[4:6]),
-            int(stamp[6:8]),
-            int(stamp[8:10]),
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None
-    return ProfileRecord(moment, *energies)
-
-
 def _decode_record(data: bytes, at: int, tz: ZoneInfo) -> tuple[ProfileRecord, int]:
-    fast = _class4_record(data[at : at + RECORD_SIZE], tz)
-    if fast is not None:
-        return fast, at + RECORD_SIZE
     mark = data[at : at + 2]
     if mark not in (START, BAD) or at + 3 > len(data):
         raise FrameError(f"load-profile record does not start with A0 A0 at byte {at}", offset=at)
