@@ -32,7 +32,7 @@ from meter2cash.core.money import from_minor
 from meter2cash.db.session import unit_of_work
 from meter2cash.headend.clocks import ClockReport, check_clocks, record_syncs
 from meter2cash.headend.collection import ReadSuccess, collect_days, read_success
-from meter2cash.headend.collector import DAILY_FREEZES, EVENT_SCHEMA, CollectionResult
+from meter2cash.headend.collector import DAILY_FREEZES, CollectionResult
 from meter2cash.headend.collector import collect as collect_over_tcp
 from meter2cash.headend.exchanges import record_exchanges
 from meter2cash.headend.link import RetryPolicy
@@ -46,6 +46,7 @@ from meter2cash.headend.repository import event_counters, meter_classes, store_e
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import RECEIVABLE
 from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, trial_balance
+from meter2cash.measurements.schema import DELIVERED_EVENTS
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
 from meter2cash.tariffs.loader import load_catalogue
@@ -268,7 +269,7 @@ def _drift_events(report: ClockReport, threshold_s: float) -> pa.Table:
             "code": ["clock_drift"] * len(drifted),
             "detail": [f"offset {r.drift_s:+.0f} s" for r in drifted],
         },
-        schema=EVENT_SCHEMA,
+        schema=DELIVERED_EVENTS,
     )
 
 

@@ -2,4 +2,5 @@
 
 from meter2cash.cli.main import main
 
-main()
+if __name__ == "__main__":  # not again in the simulated meters' spawned process
+    main()

@@ -41,37 +41,14 @@ from meter2cash.headend.link import (
     ask,
 )
 from meter2cash.headend.protocols.dlt645 import Reading, read_request
+from meter2cash.measurements.schema import (
+    DELIVERED_EVENTS,
+    DELIVERED_INTERVALS,
+    DELIVERED_REGISTER_READS,
+)
 
 DAILY_FREEZES: Final = 62
 """Daily freezes a DL/T 645-2007 meter keeps (DI0 01…3E) [-]."""
-READ_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("channel", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-        ("read_type", pa.string()),
-    ]
-)
-"""Register reads as the measurement store ingests them (value [kWh], ts the freeze, UTC)."""
-INTERVAL_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("channel", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-    ]
-)
-"""Interval energy as the store ingests it (ts the interval start, value [kWh, kvarh])."""
-EVENT_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("code", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
-"""Meter events as the store ingests them."""
 
 Outcome = Literal["first_try", "after_retry", "backfilled", "error_reply", "unreachable"]
 ItemOutcome = Literal["complete", "partial", "failed", "done"]
@@ -112,8 +89,8 @@ class ItemRead:
 
 @dataclass(frozen=True)
 class CollectionResult:
-    """One day's collection: register reads (:data:`READ_SCHEMA`), intervals
-    (:data:`INTERVAL_SCHEMA`), events (:data:`EVENT_SCHEMA`), the freeze exchange log, the
+    """One day's collection: register reads (:data:`DELIVERED_REGISTER_READS`), intervals
+    (:data:`DELIVERED_INTERVALS`), events (:data:`DELIVERED_EVENTS`), the freeze exchange log, the
     event counters read, and how the curves and sweeps went."""
 
     day: date
@@ -366,7 +343,7 @@ async def collect(
         sum(link.reconnects for link in links.values()),
         sum(link.late_replies for link in links.values()),
         _interval_table(out.curves, day, tz),
-        _table(sorted(out.events, key=lambda e: (e[1], e[0])), EVENT_SCHEMA),
+        _table(sorted(out.events, key=lambda e: (e[1], e[0])), DELIVERED_EVENTS),
         out.counters,
         tuple(out.item_reads),
         curves_expected=len(curves & every),
@@ -375,7 +352,7 @@ async def collect(
 
 
 def _freeze_table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) -> pa.Table:
-    """Rows (meter_no, channel, consumption day, value [kWh]) as :data:`READ_SCHEMA`."""
+    """Rows (meter_no, channel, consumption day, value [kWh]) as register reads."""
     freeze_ts = {d: local_midnight(d + timedelta(days=1), tz) for d in {r[2] for r in rows}}
     return pa.table(
         {
@@ -385,16 +362,16 @@ def _freeze_table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) 
             "value": [float(r[3]) for r in rows],
             "read_type": ["daily_frozen"] * len(rows),
         },
-        schema=READ_SCHEMA,
+        schema=DELIVERED_REGISTER_READS,
     )
 
 
 def _interval_table(curves: Sequence[tuple[str, CurveRead]], day: date, tz: ZoneInfo) -> pa.Table:
-    """The curves read as :data:`INTERVAL_SCHEMA` rows (missing intervals left out)."""
+    """The curves read as :data:`DELIVERED_INTERVALS` rows (missing intervals left out)."""
     start_us = int(local_midnight(day, tz).timestamp()) * 1_000_000
     slot_us = start_us + np.arange(SLOTS, dtype=np.int64) * 900_000_000
     if not curves:
-        return INTERVAL_SCHEMA.empty_table()
+        return DELIVERED_INTERVALS.empty_table()
     values = np.stack([np.concatenate([c.kwh, c.kvarh]) for _, c in curves])  # (meters, 192)
     meter, column = np.nonzero(np.isfinite(values))
     return pa.table(
@@ -404,7 +381,7 @@ def _interval_table(curves: Sequence[tuple[str, CurveRead]], day: date, tz: Zone
             pa.array(slot_us[column % SLOTS], pa.timestamp("us", tz="UTC")),
             pa.array(values[meter, column], pa.float64()),
         ],
-        schema=INTERVAL_SCHEMA,
+        schema=DELIVERED_INTERVALS,
     )
 
 

@@ -78,7 +78,7 @@ async def read_curve(
         if not answer.reading.control & FOLLOW_UP_BIT or seq >= MAX_FRAMES:
             break
         seq += 1
-        answer = await ask(link, policy, address, profile_follow_up(address, seq), None)
+        answer = await ask(link, policy, address, profile_follow_up(address, seq), PROFILE_DI, seq)
         attempts += answer.attempts
     detail = "" if answer.ok else answer.detail or "no reply"
     kwh, kvarh = _intervals(blocks, day, tz)

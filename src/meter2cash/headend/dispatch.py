@@ -70,6 +70,7 @@ from meter2cash.headend.protocols.dlt645 import (
     time_sync_broadcast,
 )
 from meter2cash.headend.repository import meter_places
+from meter2cash.measurements.schema import DELIVERED_REGISTER_READS
 from meter2cash.measurements.store import MeasurementStore
 
 ACTOR: Final = "headend"
@@ -83,16 +84,6 @@ ERR_OTHER: Final = 0x01
 """ERR bit 0 "other error": what a meter answers to an expired relay command."""
 DATE_DI: Final = "04000101"
 TIME_DI: Final = "04000102"
-READ_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("channel", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("value", pa.decimal128(12, 2)),
-        ("read_type", pa.string()),
-    ]
-)
-"""On-demand register reads as the measurement store ingests them (value [kWh])."""
 
 
 @dataclass(frozen=True)
@@ -291,10 +282,10 @@ def record(
             "meter_no": [r[0] for r in rows],
             "channel": [r[1] for r in rows],
             "ts": [r[2] for r in rows],
-            "value": [r[3] for r in rows],
+            "value": [float(r[3]) for r in rows],  # 0.01 kWh registers: exact in a double
             "read_type": ["on_demand"] * len(rows),
         },
-        schema=READ_SCHEMA,
+        schema=DELIVERED_REGISTER_READS,
     )
     report = store.ingest_register_reads(table, source=SOURCE)
     return skipped, report.accepted

@@ -64,9 +64,13 @@ class ConcentratorLink:
         """Send a read of ``di`` to ``address`` and await its reply (one try)."""
         return await self.transact(address, read_request(address, di), di)
 
-    async def transact(self, address: str, frame: bytes, di: str | None = None) -> Reading:
+    async def transact(
+        self, address: str, frame: bytes, di: str | None = None, seq: int | None = None
+    ) -> Reading:
         """Send ``frame`` to the meter at ``address`` and await its reply (one try). A normal
-        reply must carry ``di`` when given; an error reply is returned as it is."""
+        reply must carry ``di`` and, for a follow-up, frame number ``seq`` when given (a late
+        reply to an earlier try is not taken for this one); an error reply is returned as it
+        is."""
         writer = await self._connect()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Reading] = loop.create_future()
@@ -92,6 +96,8 @@ class ConcentratorLink:
         self._timeouts = 0
         if di is not None and reading.error is None and reading.di != di:
             raise Unanswered(f"reply for DI {reading.di}, asked {di}")
+        if seq is not None and reading.error is None and reading.seq != seq:
+            raise Unanswered(f"reply is follow-up frame {reading.seq}, asked {seq}")
         return reading
 
     async def broadcast(self, frame: bytes) -> None:
@@ -207,14 +213,19 @@ class Answer:
 
 
 async def ask(
-    link: ConcentratorLink, policy: RetryPolicy, address: str, frame: bytes, di: str | None
+    link: ConcentratorLink,
+    policy: RetryPolicy,
+    address: str,
+    frame: bytes,
+    di: str | None,
+    seq: int | None = None,
 ) -> Answer:
     """Send ``frame`` to ``address`` until a reply comes or the tries run out; an error reply
     is an answer (not retried)."""
     detail = ""
     for attempt in range(1, policy.retries + 2):
         try:
-            reading = await link.transact(address, frame, di)
+            reading = await link.transact(address, frame, di, seq)
         except Unanswered as failure:
             detail = str(failure)
             if attempt <= policy.retries:

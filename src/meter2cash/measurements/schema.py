@@ -23,6 +23,26 @@ RAW: Final = "raw"
 VERSION_QUALITIES: Final = ("valid", "estimated", "edited")
 """Qualities a VEE version may carry; ``raw`` is reserved for ingest."""
 
+# What a head-end delivers to the store's ingest (values in floats, before keys and versions).
+DELIVERED_REGISTER_READS: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("channel", pa.string()),
+        ("ts", UTC_TS),
+        ("value", pa.float64()),
+        ("read_type", pa.string()),
+    ]
+)
+"""Register reads [kWh], ``ts`` the read (a daily freeze: the local midnight closing its day)."""
+DELIVERED_INTERVALS: Final = pa.schema(
+    [("meter_no", pa.string()), ("channel", pa.string()), ("ts", UTC_TS), ("value", pa.float64())]
+)
+"""Interval energy [kWh, kvarh], ``ts`` the interval's start."""
+DELIVERED_EVENTS: Final = pa.schema(
+    [("meter_no", pa.string()), ("ts", UTC_TS), ("code", pa.string()), ("detail", pa.string())]
+)
+"""Meter events."""
+
 _VERSIONED_TAIL: Final = [
     pa.field("local_date", pa.date32(), nullable=False),
     pa.field("version", pa.int32(), nullable=False),

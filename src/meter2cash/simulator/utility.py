@@ -21,6 +21,11 @@ import pyarrow.compute as pc
 
 from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight, zone
+from meter2cash.measurements.schema import (
+    DELIVERED_EVENTS,
+    DELIVERED_INTERVALS,
+    DELIVERED_REGISTER_READS,
+)
 from meter2cash.simulator import calendar, payers
 from meter2cash.simulator.grid import Grid, build_grid
 from meter2cash.simulator.loads import (
@@ -54,32 +59,6 @@ CONCENTRATOR_DOWN_PROBABILITY: Final = 0.002
 """Chance that a concentrator collects nothing on a given day [-]."""
 SPURIOUS_BOX_OPEN_PROBABILITY: Final = 0.0002
 """Chance per meter-day of a legitimate terminal-box opening (field work) [-]."""
-
-REGISTER_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("channel", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-        ("read_type", pa.string()),
-    ]
-)
-INTERVAL_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("channel", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-    ]
-)
-EVENT_SCHEMA: Final = pa.schema(
-    [
-        ("meter_no", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("code", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
 
 
 def _rng(*keys: int) -> np.random.Generator:
@@ -126,7 +105,7 @@ class DayCollection:
 class MeterDay:
     """What the meters themselves recorded on local ``day``, read or not: the load profile of
     the meters that keep one — cumulative registers at 00:00, 00:15 … 24:00 (97 points) [kWh,
-    kvarh, meter side] — and the events they logged (:data:`EVENT_SCHEMA`; clock drift is
+    kvarh, meter side] — and the events they logged (:data:`DELIVERED_EVENTS`; clock drift is
     not a meter event, the head-end finds it)."""
 
     day: date
@@ -386,7 +365,7 @@ class SimulatedUtility:
         )
 
     def meter_events(self, day: date) -> pa.Table:
-        """The events the meters logged on local ``day`` (:data:`EVENT_SCHEMA`), read or not;
+        """The events the meters logged on local ``day`` (:data:`DELIVERED_EVENTS`), read or not;
         clock drift is left out — the head-end finds it, the meter does not log it."""
         d = self._day_index(day)
         if d in self._events:
@@ -423,7 +402,7 @@ class SimulatedUtility:
                 pa.array(flat, pa.float64()),
                 pa.array(["daily_frozen"], pa.string()).take(np.zeros(rows, dtype=np.int64)),
             ],
-            schema=REGISTER_SCHEMA,
+            schema=DELIVERED_REGISTER_READS,
         )
 
     def _interval_table(
@@ -447,7 +426,7 @@ class SimulatedUtility:
                 pa.array(ts, pa.timestamp("us", tz="UTC")),
                 pa.array(values, pa.float64()),
             ],
-            schema=INTERVAL_SCHEMA,
+            schema=DELIVERED_INTERVALS,
         )
 
     def _event_table(
@@ -515,7 +494,7 @@ class SimulatedUtility:
                 pa.array(code_arr[order].tolist(), pa.string()),
                 pa.array(detail_arr[order].tolist(), pa.string()),
             ],
-            schema=EVENT_SCHEMA,
+            schema=DELIVERED_EVENTS,
         )
 
     # Labels and payments ------------------------------------------------------------------

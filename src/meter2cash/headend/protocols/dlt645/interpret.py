@@ -46,6 +46,8 @@ class Reading:
     error: tuple[int, str] | None
     profile: ProfileBlock | None = None
     """Load-profile records of a ``06`` reply (its ``values`` are then empty)."""
+    seq: int | None = None
+    """The frame number of a follow-up reply (its last data byte)."""
 
 
 def error_reason(code: int) -> str:
@@ -86,7 +88,8 @@ def interpret(frame: Frame, tz: ZoneInfo | None = None) -> Reading:
         if reply and function != WRITE:
             payload = data[:-1] if function == READ_FOLLOW_UP else data
             values = decode_values(item, payload, 4, tz or SHANGHAI)
-        return Reading(frame.address, control, direction, item.di, item.name, values, None)
+        seq = data[-1] if reply and function == READ_FOLLOW_UP else None
+        return Reading(frame.address, control, direction, item.di, item.name, values, None, seq=seq)
     if reply and function == READ_ADDRESS:
         if len(data) != 6:
             raise FrameError(f"read-address reply carries {len(data)} bytes, expected 6")
@@ -103,10 +106,12 @@ def _profile_reading(frame: Frame, function: int, reply: bool, tz: ZoneInfo) -> 
     di = f"{int.from_bytes(data[:4], 'little'):08X}"
     if di != PROFILE_DI:
         raise FrameError(f"unknown data identifier {di}", "load profile: only 06000001 is read")
-    block = None
+    block, seq = None, None
+    if reply and function == READ_FOLLOW_UP:
+        seq = data[-1]
     if reply and function in (READ, READ_FOLLOW_UP):
         payload = data[:-1] if function == READ_FOLLOW_UP else data
         block = decode_block(payload, 4, tz)
     direction = "reply" if reply else "request"
     item = "load profile, given-time record block"
-    return Reading(frame.address, frame.control, direction, di, item, (), None, block)
+    return Reading(frame.address, frame.control, direction, di, item, (), None, block, seq)
