@@ -56,6 +56,8 @@ MAX_REGISTER: Final = Decimal("1e14")
 _ADDRESS = re.compile(r"[0-9]{12}")
 _HEX = re.compile(r"[0-9A-Fa-f\s]+")
 _DLT645 = "meter2cash.headend.protocols.dlt645"
+_JSON = json.JSONDecoder(parse_float=Decimal)
+"""Reused: ``json.loads`` with ``parse_float`` builds a decoder per call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Rejected:
 
 
 Decoded = RegisterRead | MeterEvent | Rejected
+_STORABLE: Final = (RegisterRead, MeterEvent)
 
 
 def body_text(body: bytes) -> tuple[str, str]:
@@ -125,26 +128,43 @@ def _decode(
     received_at: datetime,
 ) -> list[Decoded]:
     text, encoding = body_text(body)
-    stripped = text.lstrip()
-    if encoding == "text" and stripped[:1] not in ("{", "["):
-        if frames_tz is not None and stripped and _HEX.fullmatch(stripped):
-            return _checked(_frame(stripped, received_at, frames_tz), topic_meter, stripped)
-        return [Rejected(text, encoding, "payload is neither JSON nor frame hex")]
+    if encoding == "text" and text[:1] not in ("{", "["):
+        stripped = text.lstrip()
+        if stripped[:1] not in ("{", "["):
+            if frames_tz is not None and stripped and _HEX.fullmatch(stripped):
+                return _checked(_frame(stripped, received_at, frames_tz), topic_meter, stripped)
+            return [Rejected(text, encoding, "payload is neither JSON nor frame hex")]
     try:
-        parsed = json.loads(text, parse_float=Decimal)
+        parsed = _JSON.decode(text)
     except ValueError as exc:
         return [Rejected(text, encoding, f"malformed JSON: {exc}")]
     if isinstance(parsed, dict):
-        return _checked(_item(parsed, one, frames_tz), topic_meter, _dump(parsed))
+        return _element(parsed, one, frames_tz, topic_meter)
     if isinstance(parsed, list) and parsed:
         out: list[Decoded] = []
         for element in parsed:
             if isinstance(element, dict):
-                out.extend(_checked(_item(element, one, frames_tz), topic_meter, _dump(element)))
+                out.extend(_element(element, one, frames_tz, topic_meter))
             else:
                 out.append(Rejected(_dump(element), "text", "batch element is not an object"))
         return out
     return [Rejected(text, encoding, "JSON payload is not an object or a non-empty array")]
+
+
+def _element(
+    item: dict[str, Any],
+    one: Callable[[dict[str, Any]], Decoded],
+    frames_tz: ZoneInfo | None,
+    topic_meter: str,
+) -> list[Decoded]:
+    """One JSON object decoded and checked against the topic's meter."""
+    decoded = _item(item, one, frames_tz)
+    if len(decoded) == 1:
+        first = decoded[0]
+        # The common case: one good reading or event, of the topic's meter.
+        if isinstance(first, _STORABLE) and topic_meter in (BATCH_METER, first.address):
+            return decoded
+    return _checked(decoded, topic_meter, item)
 
 
 def _item(
@@ -161,18 +181,26 @@ def _item(
         return [Rejected("", "text", exc.problem, _msg_id(item))]
 
 
-def _checked(decoded: list[Decoded], topic_meter: str, original: str) -> list[Decoded]:
-    """Give rejections their payload text; reject meters other than the topic's."""
+def _checked(decoded: list[Decoded], topic_meter: str, original: object) -> list[Decoded]:
+    """Give rejections their payload text; reject meters other than the topic's.
+
+    ``original`` is the frame text, or the JSON value re-serialised only if something is
+    rejected: serialising every accepted element would cost as much as decoding it.
+    """
     out: list[Decoded] = []
     for d in decoded:
         if isinstance(d, Rejected):
-            out.append(Rejected(original, d.encoding, d.reason, d.msg_id))
+            out.append(Rejected(_original(original), d.encoding, d.reason, d.msg_id))
         elif topic_meter not in (BATCH_METER, d.address):
             reason = f"payload meter {d.address} differs from topic meter {topic_meter}"
-            out.append(Rejected(original, "text", reason))
+            out.append(Rejected(_original(original), "text", reason))
         else:
             out.append(d)
     return out
+
+
+def _original(value: object) -> str:
+    return value if isinstance(value, str) else _dump(value)
 
 
 def _msg_id(item: dict[str, Any]) -> str | None:
@@ -210,6 +238,15 @@ def _event(item: dict[str, Any]) -> MeterEvent:
 
 def _channel(item: dict[str, Any]) -> str:
     """The channel named explicitly, or by DI, or by OBIS; they must agree when several are."""
+    di = item.get("di")
+    if di is not None and item.get("channel") is None and item.get("obis") is None:
+        # The common case: a DI alone.
+        if not isinstance(di, str) or not di:
+            raise InputError("di must be a non-empty string")
+        channel = DI_CHANNELS.get(di) or DI_CHANNELS.get(di.upper())
+        if channel is None:
+            raise InputError(f"unknown DI {di.upper()}")
+        return channel
     found: set[str] = set()
     if item.get("channel") is not None:
         channel = _text(item, "channel")
@@ -288,11 +325,14 @@ def _instant(item: dict[str, Any], name: str) -> datetime:
     return value
 
 
+_NUMBER_TYPES: Final = (str, int, Decimal)
+
+
 def _register_value(raw: object) -> Decimal:
     """A register value [kWh]: a decimal string (or a JSON number, kept exact)."""
     if raw is None:
         raise InputError("missing value")
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+    if isinstance(raw, bool) or not isinstance(raw, _NUMBER_TYPES):
         raise InputError(f"value {raw!r} is not a decimal string")
     try:
         value = Decimal(raw)
