@@ -172,8 +172,9 @@ class WireHeadEnd:
     """Event counters as last read (updated as sweeps read them)."""
     dead_letters: DeadLetterStore
     """Where frames that could not be decoded are kept, with the reason."""
-    timeout_s: float = 0.05
-    """Reply timeout [s]: the simulated PLC answers within 2 ms, so 50 ms is ample."""
+    timeout_s: float = 0.1
+    """Reply timeout [s]: the simulated PLC answers within 2 ms; the margin is for a busy
+    machine, where a late reply costs a retry."""
     backoff_s: tuple[float, float] = (0.01, 0.02)
     missed: dict[str, set[date]] = field(default_factory=dict)
     last: CollectionResult | None = None
