@@ -50,7 +50,7 @@ from meter2cash.measurements.schema import DELIVERED_EVENTS
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
 from meter2cash.tariffs.loader import load_catalogue
-from meter2cash.vee.service import VeeReport, run_vee
+from meter2cash.vee.service import ChainReport, VeeReport, run_rule_chain, run_vee
 from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
 
 Progress = Callable[[], None]
@@ -342,11 +342,22 @@ def meter_numbers(ws: Workspace) -> list[str]:
         return list(session.scalars(select(Meter.meter_no)))
 
 
-def validate(ws: Workspace, first: date, last: date) -> VeeReport:
-    """VEE over daily freezes stamped ``first``…``last`` (local dates)."""
+def validate(ws: Workspace, first: date, last: date) -> tuple[VeeReport, ChainReport]:
+    """VEE over daily freezes stamped ``first``…``last`` (local dates): estimate missing
+    freezes, then run the rule chain over the consumption days they close."""
     meters = meter_numbers(ws)
     with unit_of_work(ws.records) as session:
-        return run_vee(session, ws.clock, ws.store, meters, first, last)
+        report = run_vee(session, ws.clock, ws.store, meters, first, last)
+    with unit_of_work(ws.records) as session:
+        chain = run_rule_chain(
+            session,
+            ws.clock,
+            ws.batch,
+            ws.store,
+            first - timedelta(days=1),
+            last - timedelta(days=1),
+        )
+    return report, chain
 
 
 def bill(ws: Workspace, period: MonthPeriod) -> BillRunReport:

@@ -112,7 +112,7 @@ def demo(
             success = spine.collect(ws, sim, sim_days, tick, over_tcp=over_tcp)
         mark = timed("collect reads (抄)", mark)
         with console.status("validating and estimating reads (VEE)"):
-            vee = spine.validate(
+            vee, chain = spine.validate(
                 ws, sim_days[0] + timedelta(days=1), sim_days[-1] + timedelta(days=1)
             )
         mark = timed("validate and estimate (VEE)", mark)
@@ -148,6 +148,7 @@ def demo(
                     "daily reads estimated by VEE / left for a person",
                     f"{vee.estimated:,} / {vee.open_exceptions:,}",
                 ),
+                ("validation findings (rule chain)", f"{chain.findings:,}"),
                 ("bills computed", f"{computed:,}"),
                 (
                     "bills stopped for review (复核)",

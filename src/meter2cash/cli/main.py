@@ -82,11 +82,18 @@ def vee_run(
     from meter2cash.spine import validate
 
     with workspace() as ws:
-        report = validate(ws, _day(first, "--from"), _day(last, "--to"))
+        report, chain = validate(ws, _day(first, "--from"), _day(last, "--to"))
     if as_json:
-        print_json(asdict(report))
+        print_json({**asdict(report), "findings_by_rule": chain.by_rule})
         return
     console.print(table("VEE", ["measure", "count"], list(asdict(report).items())))
+    console.print(
+        table(
+            "validation findings by rule",
+            ["rule", "findings"],
+            sorted(chain.by_rule.items(), key=lambda kv: -kv[1]),
+        )
+    )
 
 
 @bill_app.command("run")

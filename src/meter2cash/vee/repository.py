@@ -1,0 +1,75 @@
+"""VEE queries: the facts about each installed meter that the rule chain needs."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meter2cash.assets.models import (
+    Account,
+    Customer,
+    Meter,
+    MeterInstallation,
+    ServicePoint,
+    TransformerArea,
+)
+
+
+def meter_facts(session: Session) -> pd.DataFrame:
+    """Installed meters: ``meter_no``, ``meter_class`` (the customer's class, ``supply`` for a
+    transformer supply meter), ``transformer_area``, ``register_digits``,
+    ``records_intervals``, ``multiplier`` and ``capacity_kva`` (contracted, or the
+    transformer's for a supply meter; NaN when unknown)."""
+    stmt = (
+        select(
+            Meter.meter_no,
+            Customer.customer_class,
+            ServicePoint.role,
+            TransformerArea.code,
+            Meter.register_digits,
+            Meter.records_intervals,
+            MeterInstallation.multiplier,
+            ServicePoint.contracted_kva,
+            TransformerArea.capacity_kva,
+        )
+        .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
+        .join(ServicePoint, ServicePoint.id == MeterInstallation.service_point_id)
+        .join(TransformerArea, TransformerArea.id == ServicePoint.transformer_area_id)
+        .join(Account, Account.id == ServicePoint.account_id, isouter=True)
+        .join(Customer, Customer.id == Account.customer_id, isouter=True)
+        .where(MeterInstallation.removed_at.is_(None))
+    )
+    rows = session.execute(stmt).tuples().all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "meter_no",
+            "customer_class",
+            "role",
+            "transformer_area",
+            "register_digits",
+            "records_intervals",
+            "multiplier",
+            "contracted_kva",
+            "area_kva",
+        ],
+    )
+    supply = frame["role"] == "supply"
+    frame["meter_class"] = frame["customer_class"].where(~supply, "supply").fillna("supply")
+    capacity = frame["contracted_kva"].where(~supply, frame["area_kva"])
+    frame["capacity_kva"] = pd.to_numeric(capacity, errors="coerce").astype("float64")
+    frame["records_intervals"] = frame["records_intervals"].astype(bool)
+    frame["multiplier"] = frame["multiplier"].astype("int64")
+    frame["register_digits"] = frame["register_digits"].astype("int64")
+    return frame[
+        [
+            "meter_no",
+            "meter_class",
+            "transformer_area",
+            "register_digits",
+            "records_intervals",
+            "multiplier",
+            "capacity_kva",
+        ]
+    ]

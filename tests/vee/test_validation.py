@@ -1,0 +1,283 @@
+"""The validation rule chain on a hand-built store: each rule finds what it is for, on the
+meters of the classes that run it, and nothing on clean data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from meter2cash.core.timezones import local_midnight, zone
+from meter2cash.engines.duckdb_engine import DuckDBEngine
+from meter2cash.measurements.store import MeasurementStore
+from meter2cash.vee.history import HISTORY, fold
+from meter2cash.vee.validation import RULES, Inputs, daily_kwh, facts_table, validate
+
+TZ = zone("Asia/Shanghai")
+FIRST, LAST = date(2026, 7, 1), date(2026, 7, 7)
+DAYS = [FIRST + timedelta(days=i) for i in range(7)]
+FLAT = 0.25
+"""Every clean interval [kWh]: 24 kWh a day."""
+ROLLING = [999_990.0, 999_999.0, 8.0, 17.0, 26.0, 35.0, 44.0, 53.0]
+"""A 6-digit register passing 999,999 kWh."""
+
+
+def _midnight(day: date) -> datetime:
+    return local_midnight(day, TZ)
+
+
+def _curve(meter: str, day: date, values: np.ndarray) -> pd.DataFrame:
+    start = _midnight(day)
+    return pd.DataFrame(
+        {
+            "meter_no": meter,
+            "channel": "kWh",
+            "ts": [start + timedelta(minutes=15 * k) for k in range(96)],
+            "value": values,
+        }
+    )
+
+
+def _freezes(
+    meter: str, totals: list[float], rates: list[list[float]] | None = None
+) -> pd.DataFrame:
+    """Freezes stamped FIRST … LAST + 1 (each closing the day before)."""
+    rows = []
+    for n, total in enumerate(totals):
+        ts = _midnight(FIRST + timedelta(days=n))
+        rows.append((meter, "A+", ts, total))
+        split = rates[n] if rates else [total / 4] * 4
+        rows += [(meter, f"A+{k + 1}", ts, split[k]) for k in range(4)]
+    return pd.DataFrame(rows, columns=["meter_no", "channel", "ts", "value"])
+
+
+FACTS = pd.DataFrame(
+    {
+        "meter_no": ["CLEAN", "SPIKY", "GAPPY", "ROLL", "DROP", "TOU", "ZERO", "BIG", "RES1"],
+        "meter_class": [
+            "commercial",
+            "commercial",
+            "commercial",
+            "commercial",
+            "commercial",
+            "commercial",
+            "commercial",
+            "industrial",
+            "residential",
+        ],
+        "transformer_area": ["TA1"] * 9,
+        "register_digits": [6] * 9,
+        "records_intervals": [True, True, True, False, False, False, False, True, False],
+        "multiplier": [1, 1, 1, 1, 1, 1, 1, 40, 1],
+        "capacity_kva": [100.0, 100.0, 100.0, np.nan, np.nan, np.nan, np.nan, 200.0, np.nan],
+    }
+)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
+    store = MeasurementStore(tmp_path / "m", TZ)
+    flat = np.full(96, FLAT)
+    curves = []
+    for day in DAYS:
+        curves.append(_curve("CLEAN", day, flat))
+        spiky = flat.copy()
+        if day == date(2026, 7, 3):
+            spiky[40] = 9.0
+            spiky[41] = -0.5
+        curves.append(_curve("SPIKY", day, spiky))
+        gappy = _curve("GAPPY", day, flat)
+        curves.append(gappy.iloc[:90] if day == date(2026, 7, 4) else gappy)
+        big = np.full(96, 1.0)
+        if day == date(2026, 7, 5):
+            big[50] = 2.0  # 2 kWh × 4 × 40 = 320 kW on a 200 kVA service
+        curves.append(_curve("BIG", day, big))
+    store.ingest_intervals(
+        pa.Table.from_pandas(pd.concat(curves), preserve_index=False), source="t"
+    )
+
+    daily = [1000.0 + 24 * n for n in range(8)]
+    spiky_daily = [1000.0 + 24 * n + (9.0 - 0.25 - 0.5 - 0.25 if n >= 3 else 0) for n in range(8)]
+    freezes = [
+        _freezes("CLEAN", daily),
+        _freezes("SPIKY", spiky_daily),
+        _freezes("GAPPY", [1000.0 + 24 * n - (1.5 if n >= 4 else 0) for n in range(8)]),
+        _freezes("ROLL", ROLLING, [[t, 0.0, 0.0, 0.0] for t in ROLLING]),
+        _freezes("DROP", [500.0, 510.0, 520.0, 400.0, 410.0, 420.0, 430.0, 440.0]),
+        _freezes(
+            "TOU",
+            daily,
+            [
+                [t / 4] * 4 if n != 2 else [t / 4, t / 4, t / 4, t / 4 - 3]
+                for n, t in enumerate(daily)
+            ],
+        ),
+        _freezes("ZERO", [300.0, 310.0] + [320.0] * 6),
+        _freezes("BIG", [1000.0 + 96 * n for n in range(8)]),  # missed the peak's extra kWh
+        _freezes("RES1", [200.0 + 5 * n for n in range(8)]),
+    ]
+    registers = pd.concat(freezes).assign(read_type="daily_frozen")
+    store.ingest_register_reads(pa.Table.from_pandas(registers, preserve_index=False), source="t")
+    store.ingest_events(
+        pa.table(
+            {
+                "meter_no": ["CLEAN"],
+                "ts": pa.array(
+                    [_midnight(date(2026, 7, 2)) + timedelta(hours=1)], pa.timestamp("us", tz="UTC")
+                ),
+                "code": ["clock_drift"],
+                "detail": ["offset +95 s"],
+            }
+        ),
+        source="t",
+    )
+    engine = DuckDBEngine(store)
+    # two weeks of ordinary history for everyone: 24 kWh a day, peak 0.25 kWh
+    past = pd.DataFrame(
+        [
+            (m, date(2026, 6, 16) + timedelta(days=d), 24.0, FLAT)
+            for m in FACTS["meter_no"]
+            for d in range(14)
+        ],
+        columns=["meter_no", "local_date", "kwh", "peak"],
+    )
+    history = fold(HISTORY.empty_table(), past)
+    registers_t = engine.measurements("register_reads", FIRST, LAST + timedelta(days=1))
+    yield (
+        engine,
+        Inputs(
+            intervals=engine.measurements("intervals", FIRST, LAST),
+            registers=registers_t,
+            facts=facts_table(engine, FACTS),
+            history=engine.table("history", history),
+            days=engine.table(
+                "days",
+                pa.table(
+                    {
+                        "local_date": pa.array(DAYS, pa.date32()),
+                        "day_start": pa.array(
+                            [_midnight(d) for d in DAYS], pa.timestamp("us", tz="UTC")
+                        ),
+                    }
+                ),
+            ),
+            events=engine.measurements("events", FIRST, LAST + timedelta(days=1)),
+            alarms=engine.table(
+                "alarms",
+                pa.table(
+                    {
+                        "meter_no": ["RES1", "BIG"],
+                        "kind": ["voltage_without_current", "tamper"],
+                        "ts": pa.array(
+                            [_midnight(date(2026, 7, 6))] * 2, pa.timestamp("us", tz="UTC")
+                        ),
+                        "detail": ["phase A 221.0 V, 0.000 A", "cover open"],
+                    }
+                ),
+            ),
+            first=FIRST,
+            last=LAST,
+        ),
+    )
+    engine.close()
+
+
+def _found(inputs: tuple[DuckDBEngine, Inputs]) -> pd.DataFrame:
+    engine, data = inputs
+    return validate(engine, data).to_pandas()
+
+
+def _local_day(ts: pd.Series) -> list[date]:
+    return [t.astimezone(TZ).date() for t in ts]
+
+
+def test_clean_meters_raise_nothing_but_what_is_theirs(inputs: tuple[DuckDBEngine, Inputs]) -> None:
+    found = _found(inputs)
+    clean = found[found["meter_no"] == "CLEAN"]
+    assert list(clean["rule"]) == ["clock_drift"]  # its only fault: the clock
+    assert set(found["severity"]) <= {"information", "issue", "terminate"}
+
+
+def test_each_rule_finds_its_fault(inputs: tuple[DuckDBEngine, Inputs]) -> None:
+    found = _found(inputs)
+    by = {(r.meter_no, r.rule) for r in found.itertuples()}
+    assert ("SPIKY", "spike") in by and ("SPIKY", "negative_interval") in by
+    assert ("GAPPY", "missing_intervals") in by
+    assert ("ROLL", "register_rollover") in by and ("ROLL", "register_decrease") not in by
+    assert ("DROP", "register_decrease") in by
+    assert ("TOU", "tou_vs_total") in by
+    assert ("ZERO", "zero_consumption") in by
+    assert ("BIG", "demand_over_capacity") in by
+    assert ("RES1", "voltage_without_current") in by
+    assert ("BIG", "voltage_without_current") not in by  # a tamper alarm is another matter
+    spike = found[(found["meter_no"] == "SPIKY") & (found["rule"] == "spike")]
+    assert _local_day(spike["ts"]) == [date(2026, 7, 3)] and "9.0" in spike["detail"].iat[0]
+    decrease = found[
+        (found["meter_no"] == "DROP")
+        & (found["rule"] == "register_decrease")
+        & (found["channel"] == "A+")
+    ]
+    assert decrease["severity"].tolist() == ["terminate"] and "120.0" in decrease["detail"].iat[0]
+    gap = found[(found["meter_no"] == "GAPPY") & (found["rule"] == "missing_intervals")]
+    assert _local_day(gap["ts"]) == [date(2026, 7, 4)] and gap["detail"].iat[0].startswith(
+        "6 of 96"
+    )
+    zero = found[(found["meter_no"] == "ZERO") & (found["rule"] == "zero_consumption")]
+    assert _local_day(zero["ts"]) == [date(2026, 7, 7)]  # the 5th zero day in a row
+
+
+def test_the_class_decides_which_rules_run(inputs: tuple[DuckDBEngine, Inputs]) -> None:
+    found = _found(inputs)
+    assert "demand_over_capacity" not in set(found.loc[found["meter_no"] == "RES1", "rule"])
+    assert set(RULES) <= {
+        "missing_intervals",
+        "missing_day",
+        "negative_interval",
+        "register_decrease",
+        "register_rollover",
+        "interval_vs_register",
+        "tou_vs_total",
+        "spike",
+        "daily_high",
+        "daily_low",
+        "peer_high",
+        "zero_consumption",
+        "clock_drift",
+        "demand_over_capacity",
+        "voltage_without_current",
+        "consecutive_estimates",
+    }
+
+
+def test_interval_sums_are_checked_against_the_register(
+    inputs: tuple[DuckDBEngine, Inputs],
+) -> None:
+    found = _found(inputs)
+    mismatched = found[found["rule"] == "interval_vs_register"]
+    assert set(mismatched["meter_no"]) == {"BIG"}
+    assert _local_day(mismatched["ts"]) == [date(2026, 7, 5)]
+    engine, data = inputs
+    daily = engine.to_arrow(daily_kwh(data)).to_pandas()
+    assert daily.loc[daily["meter_no"] == "CLEAN", "kwh"].round(6).eq(24.0).all()
+
+
+def test_history_folds_only_new_days() -> None:
+    days = pd.DataFrame(
+        {
+            "meter_no": ["M"] * 3,
+            "local_date": DAYS[:3],
+            "kwh": [10.0, 20.0, 30.0],
+            "peak": [1.0, np.nan, 2.0],
+        }
+    )
+    once = fold(HISTORY.empty_table(), days)
+    again = fold(once, days)  # the same days again change nothing
+    assert once.to_pylist() == again.to_pylist()
+    row = once.to_pylist()[0]
+    assert row["history_days"] == 3 and row["through"] == DAYS[2]
+    assert 10.0 < row["mean_kwh"] < 20.0 and 1.0 < row["peak_kwh"] < 2.0
