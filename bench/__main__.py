@@ -17,6 +17,8 @@ BENCHMARKS = [
     "codec",
     "collection",
     "mqtt_ingest",
+    "vee_accuracy",
+    "vee_validation",
 ]
 
 

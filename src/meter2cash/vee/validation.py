@@ -439,19 +439,11 @@ def daily_low(inputs: Inputs) -> ir.Table:
 @rule("peer_high", "information")
 def peer_high(inputs: Inputs) -> ir.Table:
     """A day far above the median day of the meter's class in its transformer area."""
-    days = daily_kwh(inputs).inner_join(
-        inputs.facts.select("meter_no", "meter_class", "transformer_area"), "meter_no"
-    )
-    peers = days.group_by("meter_class", "transformer_area", "local_date").aggregate(
-        median=days.kwh.median(), peers=days.count()
-    )
-    both = _enabled(
-        days.inner_join(peers, ["meter_class", "transformer_area", "local_date"]),
-        inputs.facts,
-        "peer_high",
-    )
-    both = both.filter((both.peers >= 5) & (both.median > 0))
-    bad = _day_stamp(both.filter(both.kwh > both.median * both.peer_high), inputs.days)
+    days = _enabled(daily_kwh(inputs), inputs.facts, "peer_high")
+    group = ibis.window(group_by=["meter_class", "transformer_area", "local_date"])
+    ranked = days.mutate(median=days.kwh.median().over(group), peers=days.kwh.count().over(group))
+    ranked = ranked.filter((ranked.peers >= 5) & (ranked.median > 0))
+    bad = _day_stamp(ranked.filter(ranked.kwh > ranked.median * ranked.peer_high), inputs.days)
     return bad.select(
         "meter_no",
         channel=ibis.literal("A+"),
