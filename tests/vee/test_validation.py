@@ -56,27 +56,34 @@ def _freezes(
     return pd.DataFrame(rows, columns=["meter_no", "channel", "ts", "value"])
 
 
+_METERS = {  # meter → (class, records a curve, multiplier, capacity [kVA])
+    "CLEAN": ("commercial", True, 1, 100.0),
+    "SPIKY": ("commercial", True, 1, 100.0),
+    "GAPPY": ("commercial", True, 1, 100.0),
+    "ROLL": ("commercial", False, 1, np.nan),
+    "DROP": ("commercial", False, 1, np.nan),
+    "TOU": ("commercial", False, 1, np.nan),
+    "ZERO": ("commercial", False, 1, np.nan),
+    "HIGH": ("commercial", False, 1, np.nan),
+    "LOW": ("commercial", False, 1, np.nan),
+    "LOST": ("commercial", False, 1, np.nan),
+    "EST": ("commercial", False, 1, np.nan),
+    "BIG": ("industrial", True, 40, 200.0),
+    "RES1": ("residential", False, 1, np.nan),
+}
 FACTS = pd.DataFrame(
     {
-        "meter_no": ["CLEAN", "SPIKY", "GAPPY", "ROLL", "DROP", "TOU", "ZERO", "BIG", "RES1"],
-        "meter_class": [
-            "commercial",
-            "commercial",
-            "commercial",
-            "commercial",
-            "commercial",
-            "commercial",
-            "commercial",
-            "industrial",
-            "residential",
-        ],
-        "transformer_area": ["TA1"] * 9,
-        "register_digits": [6] * 9,
-        "records_intervals": [True, True, True, False, False, False, False, True, False],
-        "multiplier": [1, 1, 1, 1, 1, 1, 1, 40, 1],
-        "capacity_kva": [100.0, 100.0, 100.0, np.nan, np.nan, np.nan, np.nan, 200.0, np.nan],
+        "meter_no": list(_METERS),
+        "meter_class": [v[0] for v in _METERS.values()],
+        "transformer_area": "TA1",
+        "register_digits": 6,
+        "records_intervals": [v[1] for v in _METERS.values()],
+        "multiplier": [v[2] for v in _METERS.values()],
+        "capacity_kva": [v[3] for v in _METERS.values()],
     }
 )
+DAILY = [1000.0 + 24 * n for n in range(8)]
+"""24 kWh a day, freezes stamped 1 … 8 July."""
 
 
 @pytest.fixture
@@ -120,9 +127,24 @@ def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
         _freezes("ZERO", [300.0, 310.0] + [320.0] * 6),
         _freezes("BIG", [1000.0 + 96 * n for n in range(8)]),  # missed the peak's extra kWh
         _freezes("RES1", [200.0 + 5 * n for n in range(8)]),
+        _freezes("HIGH", [1000.0 + 24 * n + (176.0 if n >= 4 else 0) for n in range(8)]),
+        _freezes("LOW", [1000.0 + 24 * n - (22.0 if n >= 5 else 0) for n in range(8)]),
+        _freezes("LOST", DAILY).pipe(lambda f: f[f["ts"] != _midnight(date(2026, 7, 5))]),
+        _freezes("EST", DAILY),
     ]
     registers = pd.concat(freezes).assign(read_type="daily_frozen")
     store.ingest_register_reads(pa.Table.from_pandas(registers, preserve_index=False), source="t")
+    estimated = registers[
+        (registers["meter_no"] == "EST")
+        & (registers["channel"] == "A+")
+        & registers["ts"].isin([_midnight(date(2026, 7, d)) for d in (3, 4, 5, 6)])
+    ]
+    store.write_versions(
+        "register_reads",
+        pa.Table.from_pandas(estimated, preserve_index=False),
+        quality="estimated",
+        source="vee:linear",
+    )
     store.ingest_events(
         pa.table(
             {
@@ -215,6 +237,13 @@ def test_each_rule_finds_its_fault(inputs: tuple[DuckDBEngine, Inputs]) -> None:
     assert ("BIG", "demand_over_capacity") in by
     assert ("RES1", "voltage_without_current") in by
     assert ("BIG", "voltage_without_current") not in by  # a tamper alarm is another matter
+    assert ("HIGH", "daily_high") in by and ("HIGH", "peer_high") in by
+    assert ("LOW", "daily_low") in by
+    assert ("LOST", "missing_day") in by and ("EST", "consecutive_estimates") in by
+    lost = found[(found["meter_no"] == "LOST") & (found["rule"] == "missing_day")]
+    assert _local_day(lost["ts"]) == [date(2026, 7, 4)]
+    streak = found[(found["meter_no"] == "EST") & (found["rule"] == "consecutive_estimates")]
+    assert _local_day(streak["ts"]) == [date(2026, 7, 6)]  # the 4th in a row: over the 3
     spike = found[(found["meter_no"] == "SPIKY") & (found["rule"] == "spike")]
     assert _local_day(spike["ts"]) == [date(2026, 7, 3)] and "9.0" in spike["detail"].iat[0]
     decrease = found[
