@@ -24,7 +24,7 @@ from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee.history import HISTORY, fold
-from meter2cash.vee.validation import Inputs, facts_table, validate
+from meter2cash.vee.validation import MULTIPLIER_CHANGES, Inputs, facts_table, validate
 
 METERS = int(os.environ.get("M2C_BENCH_VEE_METERS", "100000"))
 DAY = date(2026, 7, 15)
@@ -140,6 +140,7 @@ def run() -> dict[str, float]:
                     }
                 ),
             ),
+            multiplier_changes=engine.table("changes", MULTIPLIER_CHANGES.empty_table()),
             first=DAY,
             last=DAY,
         )

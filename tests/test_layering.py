@@ -18,6 +18,7 @@ PURE_MODULES = [
     "tariffs/rating.py",
     "tariffs/schema.py",
     "vee/rules.py",
+    "vee/estimation.py",
     "ledger/aging.py",
     "ledger/allocation.py",
     "ledger/journal.py",

@@ -23,6 +23,8 @@ FIRST, LAST = date(2026, 7, 1), date(2026, 7, 7)
 DAYS = [FIRST + timedelta(days=i) for i in range(7)]
 FLAT = 0.25
 """Every clean interval [kWh]: 24 kWh a day."""
+WORKED = datetime(2026, 7, 5, 2, tzinfo=TZ)
+"""When the CTs of BIG and TOU were changed; only TOU's meter logged the visit."""
 ROLLING = [999_990.0, 999_999.0, 8.0, 17.0, 26.0, 35.0, 44.0, 53.0]
 """A 6-digit register passing 999,999 kWh."""
 
@@ -148,12 +150,13 @@ def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
     store.ingest_events(
         pa.table(
             {
-                "meter_no": ["CLEAN"],
+                "meter_no": ["CLEAN", "TOU"],
                 "ts": pa.array(
-                    [_midnight(date(2026, 7, 2)) + timedelta(hours=1)], pa.timestamp("us", tz="UTC")
+                    [_midnight(date(2026, 7, 2)) + timedelta(hours=1), WORKED - timedelta(hours=3)],
+                    pa.timestamp("us", tz="UTC"),
                 ),
-                "code": ["clock_drift"],
-                "detail": ["offset +95 s"],
+                "code": ["clock_drift", "terminal_box_open"],
+                "detail": ["offset +95 s", "terminal cover opened"],
             }
         ),
         source="t",
@@ -202,6 +205,17 @@ def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
                     }
                 ),
             ),
+            multiplier_changes=engine.table(
+                "changes",
+                pa.table(
+                    {
+                        "meter_no": ["BIG", "TOU"],
+                        "changed_at": pa.array([WORKED] * 2, pa.timestamp("us", tz="UTC")),
+                        "multiplier_before": [30, 1],
+                        "multiplier_after": [40, 2],
+                    }
+                ),
+            ),
             first=FIRST,
             last=LAST,
         ),
@@ -240,6 +254,7 @@ def test_each_rule_finds_its_fault(inputs: tuple[DuckDBEngine, Inputs]) -> None:
     assert ("HIGH", "daily_high") in by and ("HIGH", "peer_high") in by
     assert ("LOW", "daily_low") in by
     assert ("LOST", "missing_day") in by and ("EST", "consecutive_estimates") in by
+    assert ("BIG", "multiplier_change") in by and ("TOU", "multiplier_change") not in by
     lost = found[(found["meter_no"] == "LOST") & (found["rule"] == "missing_day")]
     assert _local_day(lost["ts"]) == [date(2026, 7, 4)]
     streak = found[(found["meter_no"] == "EST") & (found["rule"] == "consecutive_estimates")]
@@ -280,6 +295,7 @@ def test_the_class_decides_which_rules_run(inputs: tuple[DuckDBEngine, Inputs]) 
         "demand_over_capacity",
         "voltage_without_current",
         "consecutive_estimates",
+        "multiplier_change",
     }
 
 

@@ -6,7 +6,7 @@ import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,7 @@ from meter2cash.cli import demo as demo_command
 from meter2cash.cli import dlt645 as dlt645_command
 from meter2cash.cli import headend as headend_command
 from meter2cash.cli import mqtt as mqtt_command
+from meter2cash.cli import vee as vee_command
 from meter2cash.cli.output import console, errors, print_json, table, yuan
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
@@ -26,6 +27,12 @@ from meter2cash.ledger.aging import BUCKETS
 from meter2cash.ledger.service import aging, trial_balance
 from meter2cash.tariffs.loader import load_catalogue, load_tariff_file
 from meter2cash.workspace import Workspace, open_workspace, today
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from meter2cash.vee.editing import EditReport
+    from meter2cash.vee.queue import RerunReport
 
 app = typer.Typer(
     name="m2c",
@@ -56,6 +63,7 @@ app.add_typer(mqtt_command.app, name="mqtt")
 app.command("demo")(demo_command.demo)
 app.command("simulate")(demo_command.simulate_command)
 app.command("collect")(demo_command.collect_command)
+vee_app.command("estimate")(vee_command.estimate)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -308,6 +316,238 @@ def tariff_list() -> None:
         for code, doc in sorted(load_catalogue().items())
     ]
     console.print(table("tariff catalogue", ["code", "class", "name", "versions"], rows))
+
+
+MeterOption = Annotated[str, typer.Option("--meter", help="Meter number.")]
+ChannelOption = Annotated[
+    str,
+    typer.Option("--channel", help="Register (A+, A+1…A+4, A-) or interval channel (kWh, kvarh)."),
+]
+AtOption = Annotated[
+    str,
+    typer.Option(
+        "--at", help="The read's instant or the interval's start: ISO 8601 with an offset."
+    ),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+ActorOption = Annotated[str, typer.Option("--actor", help="Who acts (kept in the audit log).")]
+
+
+@vee_app.command("edit")
+def vee_edit(
+    meter: MeterOption,
+    channel: ChannelOption,
+    at: AtOption,
+    value: Annotated[
+        str, typer.Option("--value", help="New value [kWh as the meter shows it, or kvarh].")
+    ],
+    reason: ReasonOption,
+    actor: ActorOption,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Accept a register value out of order (rollover, meter exchange)."
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace a read or interval value; raw and every earlier version are kept."""
+    from meter2cash.vee import editing
+
+    amount = editing.parse_value(value)
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        point = editing.locate(session, ws.clock, meter, channel, at)
+        report = editing.edit(
+            session, ws.clock, ws.store, point, amount, reason=reason, actor=actor, force=force
+        )
+    _print_act(report, ws.store.tz, as_json)
+
+
+@vee_app.command("approve")
+def vee_approve(
+    meter: MeterOption,
+    channel: ChannelOption,
+    at: AtOption,
+    reason: ReasonOption,
+    actor: ActorOption,
+    as_json: JsonFlag = False,
+) -> None:
+    """Accept an estimate as it stands; its findings are resolved."""
+    from meter2cash.vee import editing
+
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        point = editing.locate(session, ws.clock, meter, channel, at)
+        report = editing.approve(session, ws.clock, ws.store, point, reason=reason, actor=actor)
+    _print_act(report, ws.store.tz, as_json)
+
+
+@vee_app.command("history")
+def vee_history(
+    meter: MeterOption, channel: ChannelOption, at: AtOption, as_json: JsonFlag = False
+) -> None:
+    """Every version of one read or interval (raw, estimated, edited), its findings and acts."""
+    from meter2cash.vee import editing
+    from meter2cash.vee.queue import local_text
+
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        point = editing.locate(session, ws.clock, meter, channel, at)
+        history = editing.point_history(session, ws.store, point)
+    if as_json:
+        print_json(history.as_json())
+        return
+    tz = ws.store.tz
+    console.print(
+        table(
+            f"versions of {point.describe(tz)}",
+            ["version", "quality", "value", "source", "read type", "stored at"],
+            [
+                (
+                    v.version,
+                    v.quality,
+                    v.value,
+                    v.source,
+                    v.read_type or "",
+                    local_text(v.stored_at, tz),
+                )
+                for v in history.versions
+            ],
+        )
+    )
+    if not history.versions:
+        console.print("no value stored")
+    if history.findings:
+        console.print(
+            table(
+                "findings",
+                ["id", "rule", "severity", "status", "found", "detail"],
+                [
+                    (f.id, f.rule, f.severity, f.status, local_text(f.found_at, tz), f.detail)
+                    for f in history.findings
+                ],
+            )
+        )
+    if history.acts:
+        console.print(
+            table(
+                "acts",
+                ["at", "actor", "action", "reason"],
+                [(local_text(a.at, tz), a.actor, a.action, a.reason) for a in history.acts],
+            )
+        )
+
+
+@vee_app.command("queue")
+def vee_queue(
+    oldest: Annotated[
+        int, typer.Option("--oldest", min=0, help="How many of the oldest exceptions to list.")
+    ] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open exceptions waiting for a person: by rule, zone and age, and the oldest."""
+    from meter2cash.vee import queue
+    from meter2cash.vee.queue import local_text
+
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        summary = queue.summary(session, ws.clock, ws.store.tz, oldest=oldest)
+    if as_json:
+        print_json(summary.as_json())
+        return
+    tz = ws.store.tz
+    console.print(f"[bold]{summary.open}[/] open exceptions")
+    console.print(table("by rule", ["rule", "open"], summary.by_rule))
+    console.print(table("by zone", ["zone", "open"], summary.by_zone))
+    console.print(table("by age (days since found)", ["age", "open"], summary.by_age))
+    console.print(
+        table(
+            f"oldest {len(summary.oldest)}",
+            ["id", "meter", "channel", "at", "rule", "severity", "zone", "age d", "detail"],
+            [
+                (
+                    e.id,
+                    e.meter_no,
+                    e.channel,
+                    local_text(e.ts, tz),
+                    e.rule,
+                    e.severity,
+                    e.zone,
+                    e.age_days,
+                    e.detail,
+                )
+                for e in summary.oldest
+            ],
+        )
+    )
+
+
+@vee_app.command("resolve")
+def vee_resolve(
+    finding_id: Annotated[str, typer.Argument(help="The finding's id (see `m2c vee queue`).")],
+    reason: ReasonOption,
+    actor: ActorOption,
+    as_json: JsonFlag = False,
+) -> None:
+    """Close an exception with a reason; VEE re-runs around it and its bills are checked."""
+    from meter2cash.vee import queue
+
+    if not finding_id.isdigit():
+        raise InputError(f"finding id {finding_id!r} is not a number", "see `m2c vee queue`")
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        report = queue.resolve(
+            session, ws.clock, ws.store, int(finding_id), reason=reason, actor=actor
+        )
+    if as_json:
+        print_json(report.as_json())
+        return
+    tz = ws.store.tz
+    if not report.changed:
+        console.print(f"finding {report.finding_id} was already resolved; nothing changed")
+        return
+    console.print(
+        f"finding {report.finding_id} ({report.rule} on {report.point.describe(tz)}) "
+        f"{report.before} → resolved"
+    )
+    _print_rerun(report.rerun)
+
+
+def _print_act(report: EditReport, tz: ZoneInfo, as_json: bool) -> None:
+    if as_json:
+        print_json(report.as_json())
+        return
+    where = report.point.describe(tz)
+    after = report.after
+    if not report.changed and after is not None:
+        console.print(
+            f"{where} already holds {after.value} ({after.quality}, version {after.version}"
+            f"{', approved' if report.action == 'approve' else ''}); nothing changed"
+        )
+        return
+    before = report.before
+    was = f"{before.value} ({before.quality} v{before.version})" if before else "no value"
+    if report.action == "approve":
+        console.print(f"approved the estimate at {where}: {was}")
+    elif after is not None:
+        console.print(f"edited {where}: {was} → {after.value} ({after.quality} v{after.version})")
+    if report.resolved:
+        console.print("resolved finding(s) " + ", ".join(str(i) for i in report.resolved))
+    _print_rerun(report.rerun)
+
+
+def _print_rerun(rerun: RerunReport | None) -> None:
+    if rerun is None:
+        return
+    cleared = ", ".join(str(i) for i in rerun.cleared) or "none"
+    console.print(
+        f"VEE re-ran over {rerun.first}…{rerun.last}: {rerun.reestimated} estimates redone, "
+        f"{rerun.estimated} gaps estimated, findings cleared: {cleared}, "
+        f"new exceptions: {rerun.new_open}"
+    )
+    for bill_no in rerun.bills_to_review:
+        console.print(f"bill {bill_no} put back to review: its reads changed")
+    for bill_no in rerun.bills_to_rebill:
+        console.print(
+            f"[yellow]bill {bill_no} is issued and its reads changed: it needs a rebill "
+            "(cancel and re-issue, 退补)[/]"
+        )
 
 
 def _day(text: str, option: str) -> date:

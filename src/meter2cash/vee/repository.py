@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,3 +75,39 @@ def meter_facts(session: Session) -> pd.DataFrame:
             "capacity_kva",
         ]
     ]
+
+
+def multiplier_changes(session: Session, start: datetime, end: datetime) -> pd.DataFrame:
+    """Installations in [start, end) whose multiplier (CT × PT) differs from the one before
+    them at the same service point: ``meter_no`` (the new installation's meter),
+    ``changed_at`` (UTC), ``multiplier_before``, ``multiplier_after``."""
+    rows = (
+        session.execute(
+            select(
+                MeterInstallation.service_point_id,
+                Meter.meter_no,
+                MeterInstallation.installed_at,
+                MeterInstallation.multiplier,
+            )
+            .join(Meter, Meter.id == MeterInstallation.meter_id)
+            .order_by(MeterInstallation.service_point_id, MeterInstallation.installed_at)
+        )
+        .tuples()
+        .all()
+    )
+    frame = pd.DataFrame(rows, columns=["service_point", "meter_no", "changed_at", "multiplier"])
+    frame["multiplier_before"] = frame.groupby("service_point")["multiplier"].shift()
+    changed = frame[
+        frame["multiplier_before"].notna()
+        & (frame["multiplier_before"] != frame["multiplier"])
+        & (frame["changed_at"] >= start)
+        & (frame["changed_at"] < end)
+    ]
+    return pd.DataFrame(
+        {
+            "meter_no": changed["meter_no"].astype(str),
+            "changed_at": pd.to_datetime(changed["changed_at"], utc=True),
+            "multiplier_before": changed["multiplier_before"].astype("int64"),
+            "multiplier_after": changed["multiplier"].astype("int64"),
+        }
+    )

@@ -21,8 +21,14 @@ from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import rules
 from meter2cash.vee.history import daily_figures, fold, load_history, save_history
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.repository import meter_facts
-from meter2cash.vee.validation import Inputs, daily_kwh, facts_table, validate
+from meter2cash.vee.repository import meter_facts, multiplier_changes
+from meter2cash.vee.validation import (
+    MULTIPLIER_CHANGES,
+    Inputs,
+    daily_kwh,
+    facts_table,
+    validate,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +221,16 @@ def run_rule_chain(
         ),
         events=engine.measurements("events", first, last + timedelta(days=1)),
         alarms=engine.table("vee_alarms", _alarms(session, first, last, tz)),
+        multiplier_changes=engine.table(
+            "vee_multiplier_changes",
+            pa.Table.from_pandas(
+                multiplier_changes(
+                    session, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+                ),
+                schema=MULTIPLIER_CHANGES,
+                preserve_index=False,
+            ),
+        ),
         first=first,
         last=last,
     )

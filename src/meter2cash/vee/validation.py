@@ -89,6 +89,7 @@ EVERY_RULE: Final = frozenset(
         "demand_over_capacity",
         "voltage_without_current",
         "consecutive_estimates",
+        "multiplier_change",
     }
 )
 CLASS_RULES: Final[dict[str, Thresholds]] = {
@@ -98,6 +99,14 @@ CLASS_RULES: Final[dict[str, Thresholds]] = {
     "supply": Thresholds(EVERY_RULE - {"peer_high", "zero_consumption"}, daily_high=2.5),
 }
 """The rule chain per meter class: which rules run and with what thresholds."""
+MULTIPLIER_CHANGES: Final = pa.schema(
+    [
+        ("meter_no", pa.string()),
+        ("changed_at", pa.timestamp("us", tz="UTC")),
+        ("multiplier_before", pa.int64()),
+        ("multiplier_after", pa.int64()),
+    ]
+)
 THRESHOLD_COLUMNS: Final = tuple(f.name for f in fields(Thresholds) if f.name != "rules")
 
 
@@ -111,7 +120,10 @@ class Inputs:
     ``facts``: one row per installed meter (:func:`facts_table`); ``history``: per-meter
     statistics (:mod:`meter2cash.vee.history`); ``days``: the window's ``local_date`` and
     ``day_start`` (local midnight, UTC); ``events``: meter events in the window (``code``);
-    ``alarms``: head-end alarms in the window (``meter_no``, ``kind``, ``ts``).
+    ``alarms``: head-end alarms in the window (``meter_no``, ``kind``, ``ts``);
+    ``multiplier_changes``: installations in the window whose multiplier differs from the one
+    before at the same service point (``meter_no``, ``changed_at``, ``multiplier_before``,
+    ``multiplier_after``).
     """
 
     intervals: ir.Table
@@ -121,6 +133,7 @@ class Inputs:
     days: ir.Table
     events: ir.Table
     alarms: ir.Table
+    multiplier_changes: ir.Table
     first: date
     last: date
 
@@ -527,4 +540,35 @@ def consecutive_estimates(inputs: Inputs) -> ir.Table:
         channel=ibis.literal("A+"),
         ts="ts",
         detail=bad.streak.cast("string") + ibis.literal(" estimated freezes in a row"),
+    )
+
+
+FIELD_WORK_EVENTS: Final = ("cover_open", "terminal_box_open", "power_down", "meter_exchange")
+"""Meter events that show someone worked on the meter or its wiring."""
+
+
+@rule("multiplier_change", "issue")
+def multiplier_change(inputs: Inputs) -> ir.Table:
+    """The multiplier (CT × PT) changed with no meter event within a day of it to show the
+    field work: a records error, or wiring changed unseen."""
+    changes = _enabled(inputs.multiplier_changes, inputs.facts, "multiplier_change")
+    work = inputs.events.filter(inputs.events.code.isin(list(FIELD_WORK_EVENTS)))
+    near = changes.inner_join(
+        work,
+        [
+            changes.meter_no == work.meter_no,
+            work.ts >= changes.changed_at - ibis.interval(days=1),
+            work.ts <= changes.changed_at + ibis.interval(days=1),
+        ],
+    ).select(changes.meter_no, changes.changed_at)
+    unseen = changes.anti_join(near, ["meter_no", "changed_at"])
+    return unseen.select(
+        "meter_no",
+        channel=ibis.literal("A+"),
+        ts=unseen.changed_at,
+        detail=ibis.literal("multiplier ")
+        + unseen.multiplier_before.cast("string")
+        + ibis.literal(" → ")
+        + unseen.multiplier_after.cast("string")
+        + ibis.literal(" with no meter event"),
     )
