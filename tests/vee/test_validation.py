@@ -16,6 +16,7 @@ from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee.history import HISTORY, fold
+from meter2cash.vee.service import estimate_intervals
 from meter2cash.vee.validation import RULES, Inputs, daily_kwh, facts_table, validate
 
 TZ = zone("Asia/Shanghai")
@@ -115,7 +116,7 @@ def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
     freezes = [
         _freezes("CLEAN", daily),
         _freezes("SPIKY", spiky_daily),
-        _freezes("GAPPY", [1000.0 + 24 * n - (1.5 if n >= 4 else 0) for n in range(8)]),
+        _freezes("GAPPY", DAILY),
         _freezes("ROLL", ROLLING, [[t, 0.0, 0.0, 0.0] for t in ROLLING]),
         _freezes("DROP", [500.0, 510.0, 520.0, 400.0, 410.0, 420.0, 430.0, 440.0]),
         _freezes(
@@ -326,3 +327,25 @@ def test_history_folds_only_new_days() -> None:
     row = once.to_pylist()[0]
     assert row["history_days"] == 3 and row["through"] == DAYS[2]
     assert 10.0 < row["mean_kwh"] < 20.0 and 1.0 < row["peak_kwh"] < 2.0
+
+
+def test_missing_intervals_are_estimated_to_the_register_and_stored_as_versions(
+    inputs: tuple[DuckDBEngine, Inputs],
+) -> None:
+    """GAPPY lost six intervals on 4 July while its freezes show the whole day's 24 kWh: the
+    estimates spread the missing 1.5 kWh exactly, as new versions of quality ``estimated``."""
+    engine, data = inputs
+    found = validate(engine, data).to_pandas()
+    gaps = found[found["rule"] == "missing_intervals"]
+    daily = engine.to_arrow(daily_kwh(data)).to_pandas()
+    filled = estimate_intervals(engine, engine.store, gaps, daily, FIRST, LAST)
+    assert list(filled.values()) == ["register"]
+    current = engine.to_arrow(
+        engine.measurements("intervals", date(2026, 7, 4), date(2026, 7, 4))
+    ).to_pandas()
+    gappy = current[current["meter_no"] == "GAPPY"]
+    estimated = gappy[gappy["quality"] == "estimated"]
+    assert len(gappy) == 96 and len(estimated) == 6
+    assert set(estimated["source"]) == {"vee:register"}
+    assert float(gappy["value"].astype(float).sum()) == pytest.approx(24.0, abs=1e-9)
+    assert (estimated["value"].astype(float) >= 0).all()
