@@ -445,7 +445,6 @@ def vee_queue(
 ) -> None:
     """Open exceptions waiting for a person: by rule, zone and age, and the oldest."""
     from meter2cash.vee import queue
-    from meter2cash.vee.queue import local_text
 
     with workspace() as ws, unit_of_work(ws.records) as session:
         summary = queue.summary(session, ws.clock, ws.store.tz, oldest=oldest)
@@ -460,18 +459,18 @@ def vee_queue(
     console.print(
         table(
             f"oldest {len(summary.oldest)}",
-            ["id", "meter", "channel", "at", "rule", "severity", "zone", "age d", "detail"],
+            ["id", "meter", "channel", "at (local)", "rule", "severity", "zone", "age d", "detail"],
             [
                 (
                     e.id,
                     e.meter_no,
                     e.channel,
-                    local_text(e.ts, tz),
+                    f"{e.ts.astimezone(tz):%Y-%m-%d %H:%M}",
                     e.rule,
                     e.severity,
                     e.zone,
                     e.age_days,
-                    e.detail,
+                    e.detail if len(e.detail) <= 40 else e.detail[:39] + "…",
                 )
                 for e in summary.oldest
             ],
@@ -528,19 +527,31 @@ def _print_act(report: EditReport, tz: ZoneInfo, as_json: bool) -> None:
     elif after is not None:
         console.print(f"edited {where}: {was} → {after.value} ({after.quality} v{after.version})")
     if report.resolved:
-        console.print("resolved finding(s) " + ", ".join(str(i) for i in report.resolved))
+        console.print(f"resolved {_finding_ids(report.resolved)}")
     _print_rerun(report.rerun)
+
+
+def _finding_ids(ids: list[int], shown: int = 8) -> str:
+    """``finding 7`` / ``findings 7, 8`` / ``findings 1, 2, … 9 (12 in all)``."""
+    if len(ids) == 1:
+        return f"finding {ids[0]}"
+    if len(ids) <= shown:
+        return "findings " + ", ".join(map(str, ids))
+    head = ", ".join(map(str, ids[: shown - 1]))
+    return f"findings {head}, … {ids[-1]} ({len(ids)} in all)"
 
 
 def _print_rerun(rerun: RerunReport | None) -> None:
     if rerun is None:
         return
-    cleared = ", ".join(str(i) for i in rerun.cleared) or "none"
-    console.print(
-        f"VEE re-ran over {rerun.first}…{rerun.last}: {rerun.reestimated} estimates redone, "
-        f"{rerun.estimated} gaps estimated, findings cleared: {cleared}, "
-        f"new exceptions: {rerun.new_open}"
-    )
+    if rerun.ran_vee:
+        console.print(
+            f"VEE re-ran over {rerun.first}…{rerun.last}: {rerun.reestimated} estimates redone, "
+            f"{rerun.estimated} gaps estimated, {len(rerun.cleared)} findings no longer hold, "
+            f"{rerun.new_open} new exceptions"
+        )
+        if rerun.cleared:
+            console.print(f"cleared {_finding_ids(rerun.cleared)}")
     for bill_no in rerun.bills_to_review:
         console.print(f"bill {bill_no} put back to review: its reads changed")
     for bill_no in rerun.bills_to_rebill:

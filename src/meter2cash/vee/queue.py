@@ -353,7 +353,8 @@ class RerunReport:
     estimates redone from the new data, ``estimated`` gaps newly filled by the VEE job;
     ``cleared`` the ids of open findings that no longer hold; ``new_open`` the exceptions the
     run added; ``bills_to_review`` unissued bills put back to review, ``bills_to_rebill``
-    issued bills whose reads changed (cancel and rebill, 退补).
+    issued bills whose reads changed (cancel and rebill, 退补). ``ran_vee`` is False for an
+    interval point: the VEE job validates daily freezes.
     """
 
     first: date
@@ -364,6 +365,7 @@ class RerunReport:
     new_open: int
     bills_to_review: list[str] = field(default_factory=list)
     bills_to_rebill: list[str] = field(default_factory=list)
+    ran_vee: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -375,6 +377,7 @@ class RerunReport:
             "new_open": self.new_open,
             "bills_to_review": self.bills_to_review,
             "bills_to_rebill": self.bills_to_rebill,
+            "ran_vee": self.ran_vee,
         }
 
 
@@ -478,7 +481,7 @@ def rerun(
             if value_changed
             else ([], [])
         )
-        return RerunReport(day, day, 0, 0, [], 0, review, rebill)
+        return RerunReport(day, day, 0, 0, [], 0, review, rebill, ran_vee=False)
     before, after = neighbours(store, point, daily_only=True)
     first = before.ts.astimezone(tz).date() if before else day
     last = after.ts.astimezone(tz).date() if after else day
@@ -491,8 +494,8 @@ def rerun(
     changed_days = _changed_days(
         start_values, _register_versions(store, point.meter_no, first, last), tz
     )
-    if value_changed:
-        changed_days.add(day)
+    if value_changed and point.ts == local_midnight(day, tz):
+        changed_days.add(day)  # bills read daily freezes only, not on-demand reads
     review, rebill = _flag_bills(session, clock, point, changed_days, actor=actor, why=why)
     return RerunReport(
         first=first,

@@ -90,7 +90,7 @@ def run_vee(
     estimate = rules.estimate_linear(grid)
     estimated = missing & estimate.notna()
 
-    conflicts = _conflicts(store, first, last)
+    conflicts = _conflicts(store, meters, first, last)
     found = pd.concat(
         [
             conflicts,
@@ -145,10 +145,13 @@ def run_vee(
     )
 
 
-def _conflicts(store: MeasurementStore, first: date, last: date) -> pd.DataFrame:
-    """Reads delivered again with a different value (the store kept the first), as findings."""
+def _conflicts(store: MeasurementStore, meters: list[str], first: date, last: date) -> pd.DataFrame:
+    """Reads of ``meters`` delivered again with a different value (the store kept the
+    first), as findings."""
     rows = store.conflicts("register_reads").to_pandas()
-    rows = rows[(rows["local_date"] >= first) & (rows["local_date"] <= last)]
+    rows = rows[
+        (rows["local_date"] >= first) & (rows["local_date"] <= last) & rows["meter_no"].isin(meters)
+    ]
     return pd.DataFrame(
         {
             "meter_no": rows["meter_no"],
@@ -300,7 +303,10 @@ def estimate_intervals(
         inclusive="left",
     ).as_unit("us")
     matrix = (
-        rows.assign(value=rows["value"].astype("float64"), ts=rows["ts"].dt.as_unit("us"))
+        rows.assign(
+            value=rows["value"].astype("float64"),
+            ts=pd.to_datetime(rows["ts"], utc=True).dt.as_unit("us"),  # Spark: naive UTC
+        )
         .pivot_table(index="meter_no", columns="ts", values="value", aggfunc="first")
         .reindex(index=meters, columns=slots)
     )
