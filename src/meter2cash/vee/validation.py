@@ -243,6 +243,13 @@ def _streak(table: ir.Table, flag: ir.BooleanValue, order: str) -> ir.Table:
     return counted.drop("_hit", "_run")
 
 
+def _on_day(table: ir.Table, channel: str, detail: ir.StringValue) -> ir.Table:
+    """Findings stamped with the day's local midnight (``table`` carries ``day_start``)."""
+    return table.select(
+        "meter_no", channel=ibis.literal(channel), ts=table.day_start, detail=detail
+    )
+
+
 def _day_stamp(table: ir.Table, days: ir.Table) -> ir.Table:
     """``table`` (with ``local_date``) with ``ts`` = the day's local midnight."""
     return table.inner_join(days, "local_date")
@@ -263,11 +270,10 @@ def missing_intervals(inputs: Inputs) -> ir.Table:
     joined = grid.left_join(counts, ["meter_no", "local_date"])
     n = joined.n.fill_null(0)
     short = joined.mutate(n=n).filter(n < SLOTS)
-    return short.select(
-        "meter_no",
-        channel=ibis.literal("kWh"),
-        ts=short.day_start,
-        detail=(SLOTS - short.n).cast("string") + ibis.literal(" of 96 intervals missing"),
+    return _on_day(
+        short,
+        "kWh",
+        (SLOTS - short.n).cast("string") + ibis.literal(" of 96 intervals missing"),
     )
 
 
@@ -280,11 +286,10 @@ def missing_day(inputs: Inputs) -> ir.Table:
         inputs.facts.select("meter_no").cross_join(inputs.days), inputs.facts, "missing_day"
     )
     gaps = grid.anti_join(have, ["meter_no", "local_date"])
-    return gaps.select(
-        "meter_no",
-        channel=ibis.literal("A+"),
-        ts=gaps.day_start,
-        detail=ibis.literal("no daily freeze closing the day"),
+    return _on_day(
+        gaps,
+        "A+",
+        ibis.literal("no daily freeze closing the day"),
     )
 
 
@@ -357,11 +362,10 @@ def interval_vs_register(inputs: Inputs) -> ir.Table:
     )
     bad = _day_stamp(both.mutate(gap=gap, allowed=allowed), inputs.days)
     bad = bad.filter(bad.gap > bad.allowed)
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("kWh"),
-        ts=bad.day_start,
-        detail=ibis.literal("intervals ")
+    return _on_day(
+        bad,
+        "kWh",
+        ibis.literal("intervals ")
         + _text(bad.total)
         + ibis.literal(" kWh, register ")
         + _text(bad.kwh)
@@ -422,14 +426,10 @@ def daily_high(inputs: Inputs) -> ir.Table:
     """A day far above the meter's own mean day."""
     d = _own_history_days(inputs, "daily_high")
     bad = d.filter(d.kwh > d.mean_kwh * d.daily_high)
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("A+"),
-        ts=bad.day_start,
-        detail=_text(bad.kwh)
-        + ibis.literal(" kWh against a mean of ")
-        + _text(bad.mean_kwh)
-        + " kWh",
+    return _on_day(
+        bad,
+        "A+",
+        _text(bad.kwh) + ibis.literal(" kWh against a mean of ") + _text(bad.mean_kwh) + " kWh",
     )
 
 
@@ -438,14 +438,10 @@ def daily_low(inputs: Inputs) -> ir.Table:
     """A day far below the meter's own mean day (but not zero: see zero_consumption)."""
     d = _own_history_days(inputs, "daily_low")
     bad = d.filter((d.kwh > 0) & (d.kwh < d.mean_kwh * d.daily_low))
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("A+"),
-        ts=bad.day_start,
-        detail=_text(bad.kwh)
-        + ibis.literal(" kWh against a mean of ")
-        + _text(bad.mean_kwh)
-        + " kWh",
+    return _on_day(
+        bad,
+        "A+",
+        _text(bad.kwh) + ibis.literal(" kWh against a mean of ") + _text(bad.mean_kwh) + " kWh",
     )
 
 
@@ -457,11 +453,10 @@ def peer_high(inputs: Inputs) -> ir.Table:
     ranked = days.mutate(median=days.kwh.median().over(group), peers=days.kwh.count().over(group))
     ranked = ranked.filter((ranked.peers >= 5) & (ranked.median > 0))
     bad = _day_stamp(ranked.filter(ranked.kwh > ranked.median * ranked.peer_high), inputs.days)
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("A+"),
-        ts=bad.day_start,
-        detail=_text(bad.kwh)
+    return _on_day(
+        bad,
+        "A+",
+        _text(bad.kwh)
         + ibis.literal(" kWh against a peer median of ")
         + _text(bad.median)
         + " kWh",
@@ -478,11 +473,10 @@ def zero_consumption(inputs: Inputs) -> ir.Table:
         inputs.days,
     )
     bad = runs.filter(runs.streak == runs.zero_days)
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("A+"),
-        ts=bad.day_start,
-        detail=bad.streak.cast("string") + ibis.literal(" days in a row without consumption"),
+    return _on_day(
+        bad,
+        "A+",
+        bad.streak.cast("string") + ibis.literal(" days in a row without consumption"),
     )
 
 
@@ -507,11 +501,10 @@ def demand_over_capacity(inputs: Inputs) -> ir.Table:
     bad = over.filter(
         over.capacity_kva.notnull() & (over.kw > over.capacity_kva * over.demand_share)
     )
-    return bad.select(
-        "meter_no",
-        channel=ibis.literal("kWh"),
-        ts=bad.day_start,
-        detail=_text(bad.kw)
+    return _on_day(
+        bad,
+        "kWh",
+        _text(bad.kw)
         + ibis.literal(" kW against a capacity of ")
         + _text(bad.capacity_kva)
         + " kVA",
