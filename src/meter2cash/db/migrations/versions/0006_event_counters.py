@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column("read_on", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_counters")),
-        sa.UniqueConstraint(
-            "meter_no", "counter", name=op.f("uq_event_counters_meter_no_counter")
-        ),
+        sa.UniqueConstraint("meter_no", "counter", name=op.f("uq_event_counters_meter_no_counter")),
     )
 
 
