@@ -379,3 +379,14 @@ def test_one_day_of_15_minute_gaps_is_estimated_with_previous_weeks() -> None:
     like = score(values, est.estimate_like_day(holed, make_grid(ts, TZ)).values, removed)
     linear = score(values, est.estimate_linear(holed).values, removed)
     assert like.wape < 0.5 * linear.wape
+
+
+def test_gaps_before_fill_from_are_history_left_as_they_are() -> None:
+    """A job estimating one window reads the days before it; their gaps stay missing."""
+    ts = pd.date_range("2026-07-01", periods=3 * 96, freq="15min", tz=TZ)
+    values = np.tile(np.linspace(0.5, 1.5, 96), 3)
+    values[10:20] = np.nan  # day 1: history
+    values[2 * 96 + 30 : 2 * 96 + 40] = np.nan  # day 3: the window
+    result = est.estimate(values, make_grid(ts, TZ), fill_from=2 * 96)
+    assert np.isnan(result.values[10:20]).all() and set(result.method[10:20]) == {"missing"}
+    assert np.isfinite(result.values[2 * 96 + 30 : 2 * 96 + 40]).all()

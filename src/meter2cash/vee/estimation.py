@@ -880,6 +880,7 @@ def estimate(
     linear_up_to: timedelta = LINEAR_UP_TO,
     settings: LikeDay = LikeDay(),
     max_days_back: int = 28,
+    fill_from: int = 0,
 ) -> Estimate:
     """The default: each gap by the best method that can fill it whole.
 
@@ -889,20 +890,23 @@ def estimate(
     an end of a short series). Only a series with no measured value at all stays missing.
     ``linear_up_to`` is zero by default: on the back-test (``docs/vee.md``) like-day beat
     linear from one missing interval up, on real transformer load and simulated meters.
+
+    Gaps ending before position ``fill_from`` are history, used as it is and left missing
+    (a job estimating one window reads the days before it for like days).
     """
     v, one = _as_2d(values)
     _check(v, grid)
     gaps = _find_gaps(np.isnan(v))
     t = None if temperature is None else np.asarray(temperature, dtype=np.float64)
     stages: list[tuple[str, _Stage]] = []
-    todo = np.ones(len(gaps.start), dtype=np.bool_)
+    todo = gaps.stop > fill_from
 
     def run(label: str, stage: _Stage) -> None:
         stages.append((label, stage))
         todo[stage.gaps[stage.complete]] = False
 
     if spans is not None and len(spans.series):
-        run(REGISTER, _register(v, grid, gaps, _all(gaps), spans, t, settings, 1e-4))
+        run(REGISTER, _register(v, grid, gaps, np.flatnonzero(todo), spans, t, settings, 1e-4))
     short = np.flatnonzero(todo & (gaps.length <= grid.points_in(linear_up_to)))
     run(LINEAR, _linear(v, gaps, short, None))
     run(LIKE_DAY, _like_day(v, grid, gaps, np.flatnonzero(todo), t, settings))

@@ -322,7 +322,12 @@ def estimate_intervals(
             if np.isfinite(k) and k >= 0
         ]
     )
-    result = estimate(values, grid, spans=spans if len(spans.series) else None)
+    result = estimate(
+        values,
+        grid,
+        spans=spans if len(spans.series) else None,
+        fill_from=REFERENCE_DAYS * per_day,
+    )
     window = slots >= pd.Timestamp(local_midnight(first, tz))
     was_gap = np.isnan(values) & window[None, :] & np.isfinite(result.values)
     series, point = np.nonzero(was_gap)
