@@ -225,27 +225,17 @@ def edit(
         read_type=read_type,
         stored_at=clock.now(),
     )
-    audit.record(
+    resolved = _record_act(
         session,
         clock,
+        point,
+        "vee.edit",
         actor=actor,
-        action="vee.edit",
-        object_type=point.kind.removesuffix("s"),
-        object_key=point.key,
         reason=reason,
         before=current.as_json() if current else None,
         after={**after.as_json(), **({"forced": True} if forced else {})},
+        resolution=f"edited to {value}: {reason}",
     )
-    resolved = close_findings(
-        session,
-        clock,
-        findings_at(session, point),
-        status=RESOLVED,
-        actor=actor,
-        reason=f"edited to {value}: {reason}",
-        action="vee.resolve",
-    )
-    session.flush()
     _write_edit(store, point, value, read_type, actor)
     report = rerun(
         session,
@@ -289,27 +279,17 @@ def approve(
         )
     if _approved(session, point, current):
         return EditReport("approve", point, current, current, changed=False)
-    audit.record(
+    resolved = _record_act(
         session,
         clock,
+        point,
+        "vee.approve",
         actor=actor,
-        action="vee.approve",
-        object_type=point.kind.removesuffix("s"),
-        object_key=point.key,
         reason=reason,
         before=current.as_json(),
         after={**current.as_json(), "approved": True},
+        resolution=f"estimate approved: {reason}",
     )
-    resolved = close_findings(
-        session,
-        clock,
-        findings_at(session, point),
-        status=RESOLVED,
-        actor=actor,
-        reason=f"estimate approved: {reason}",
-        action="vee.resolve",
-    )
-    session.flush()
     report = rerun(
         session,
         clock,
@@ -320,6 +300,44 @@ def approve(
         value_changed=False,
     )
     return EditReport("approve", point, current, current, True, resolved, report)
+
+
+def _record_act(
+    session: Session,
+    clock: Clock,
+    point: Point,
+    action: str,
+    *,
+    actor: str,
+    reason: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    resolution: str,
+) -> list[int]:
+    """Audit an act on ``point`` and resolve the point's findings with ``resolution``; the
+    ids of the findings resolved."""
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action=action,
+        object_type=point.kind.removesuffix("s"),
+        object_key=point.key,
+        reason=reason,
+        before=before,
+        after=after,
+    )
+    resolved = close_findings(
+        session,
+        clock,
+        findings_at(session, point),
+        status=RESOLVED,
+        actor=actor,
+        reason=resolution,
+        action="vee.resolve",
+    )
+    session.flush()
+    return resolved
 
 
 @dataclass(frozen=True, slots=True)
