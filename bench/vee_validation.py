@@ -25,7 +25,7 @@ from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee.history import HISTORY, fold
-from meter2cash.vee.service import estimate_intervals
+from meter2cash.vee.interval_estimates import estimate_intervals
 from meter2cash.vee.validation import MULTIPLIER_CHANGES, Inputs, daily_kwh, facts_table, validate
 
 METERS = int(os.environ.get("M2C_BENCH_VEE_METERS", "100000"))

@@ -50,7 +50,8 @@ from meter2cash.measurements.schema import DELIVERED_EVENTS
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
 from meter2cash.tariffs.loader import load_catalogue
-from meter2cash.vee.service import ChainReport, VeeReport, run_rule_chain, run_vee
+from meter2cash.vee.chain import ChainReport, run_rule_chain
+from meter2cash.vee.freezes import VeeReport, run_vee
 from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
 
 Progress = Callable[[], None]

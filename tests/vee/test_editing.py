@@ -27,8 +27,8 @@ from meter2cash.db.audit import AuditEvent
 from meter2cash.db.session import unit_of_work
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import editing
+from meter2cash.vee.freezes import run_vee
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.service import run_vee
 
 TZ = zone("Asia/Shanghai")
 NOW = datetime(2026, 7, 10, tzinfo=UTC)

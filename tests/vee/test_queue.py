@@ -15,8 +15,8 @@ from meter2cash.db.audit import AuditEvent
 from meter2cash.db.session import unit_of_work
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import editing, queue
+from meter2cash.vee.freezes import run_vee
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.service import run_vee
 from tests.factories import create_account, create_bill
 from tests.vee.test_editing import TZ, current, freeze, place_meter, reads
 

@@ -16,7 +16,7 @@ from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee.history import HISTORY, fold
-from meter2cash.vee.service import estimate_intervals
+from meter2cash.vee.interval_estimates import estimate_intervals
 from meter2cash.vee.validation import EVERY_RULE, RULES, Inputs, daily_kwh, facts_table, validate
 
 TZ = zone("Asia/Shanghai")

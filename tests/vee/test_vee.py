@@ -18,8 +18,8 @@ from meter2cash.core.timezones import zone
 from meter2cash.db.session import unit_of_work
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import rules
+from meter2cash.vee.freezes import freeze_instants, run_vee
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.service import freeze_instants, run_vee
 
 TZ = zone("Asia/Shanghai")
 

@@ -34,8 +34,8 @@ from meter2cash.db import audit
 from meter2cash.measurements.schema import Kind
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import rules
+from meter2cash.vee.freezes import freeze_instants, run_vee
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.service import freeze_instants, run_vee
 
 REGISTER_CHANNELS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
 """Cumulative register channels [kWh, as the meter shows them] (see docs/architecture.md)."""

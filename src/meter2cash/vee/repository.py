@@ -16,6 +16,9 @@ from meter2cash.assets.models import (
     ServicePoint,
     TransformerArea,
 )
+from meter2cash.core.clock import Clock
+from meter2cash.db.idempotent import insert_new
+from meter2cash.vee.models import VeeFinding
 
 
 def meter_facts(session: Session) -> pd.DataFrame:
@@ -110,4 +113,17 @@ def multiplier_changes(session: Session, start: datetime, end: datetime) -> pd.D
             "multiplier_before": changed["multiplier_before"].astype("int64"),
             "multiplier_after": changed["multiplier"].astype("int64"),
         }
+    )
+
+
+def save_findings(session: Session, clock: Clock, found: pd.DataFrame) -> None:
+    """Store findings (``meter_no``, ``channel``, ``ts``, ``rule``, ``severity``, ``detail``,
+    ``status``) not stored before, stamped found now (idempotent on meter, channel, ts, rule)."""
+    columns = ["meter_no", "channel", "ts", "rule", "severity", "detail", "status"]
+    insert_new(
+        session,
+        VeeFinding,
+        ("meter_no", "channel", "ts", "rule"),
+        found[columns],
+        {"found_at": clock.now()},
     )
