@@ -98,18 +98,19 @@ def _check(version: TariffVersion, frame: pd.DataFrame) -> int:
     priced = price_cycle(version, frame)
     assert priced is not None
     by_row: dict[int, list[tuple[object, ...]]] = {}
-    for i, kind, text, qty, unit, price, amount in zip(
-        priced.row,
-        priced.kind,
-        priced.description,
-        priced.quantity,
-        priced.unit,
-        priced.unit_price,
-        priced.amount,
-        strict=True,
+    for i, template, qty, amount in zip(
+        priced.row, priced.template, priced.quantity, priced.amount, strict=True
     ):
+        t = priced.templates[template]
         by_row.setdefault(int(i), []).append(
-            (kind, text, Decimal(qty), unit, Decimal(price), int(amount))
+            (
+                t.kind,
+                t.description,
+                Decimal(int(qty)) / t.quantity_scale,
+                t.unit,
+                t.unit_price,
+                int(amount),
+            )
         )
     totals = priced.totals(len(frame))
     checked = 0
@@ -181,8 +182,10 @@ def test_the_worked_industrial_bill_of_the_issue() -> None:
     frame = pd.DataFrame([row]).astype(np.int64)
     priced = price_cycle(VERSIONS["IND-TWO-PART"], frame)
     assert priced is not None
-    pf = [t for t, k in zip(priced.description, priced.kind, strict=True) if k == "pf_adjustment"]
-    assert pf and "0.86" in pf[0]
+    lines = [priced.templates[t] for t in priced.template]
+    assert [t.description for t in lines if t.kind == "pf_adjustment"] == [
+        "力调电费 (功率因数 0.86, 标准 0.90)"
+    ]
     assert _check(VERSIONS["IND-TWO-PART"], frame) == 1
 
 

@@ -70,25 +70,40 @@ DETERMINANT_COLUMNS: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class LineTemplate:
+    """What the lines of one kind share: text, unit, unit price, and the scale of their
+    integer quantities (10000 for 0.0001 kWh, 100 for a PF base in fen)."""
+
+    kind: str
+    description: str
+    unit: str
+    unit_price: Decimal
+    quantity_scale: int
+
+
+@dataclass(frozen=True, slots=True)
 class PricedLines:
     """Bill lines of the priced rows, ordered by row then by line number.
 
-    Row indices refer to the input frame's positions; ``rows_priced`` says which rows were
-    priced here (the others need the scalar path). ``quantity`` and ``unit_price`` are
-    decimal strings; ``amount`` is integer fen."""
+    ``row`` indexes the input frame; ``template`` indexes ``templates``; ``quantity`` is an
+    integer in the template's scale; ``amount`` is integer fen. ``rows_priced`` says which
+    rows were priced here (the others need the scalar path)."""
 
+    templates: tuple[LineTemplate, ...]
     row: IntArray
-    kind: npt.NDArray[np.object_]
-    description: npt.NDArray[np.object_]
-    quantity: npt.NDArray[np.object_]
-    unit: npt.NDArray[np.object_]
-    unit_price: npt.NDArray[np.object_]
+    template: IntArray
+    quantity: IntArray
     amount: IntArray
     rows_priced: npt.NDArray[np.bool_]
 
     def totals(self, rows: int) -> IntArray:
         """Bill total [fen] per input row (0 for rows not priced)."""
-        return np.bincount(self.row, weights=self.amount, minlength=rows).astype(np.int64)
+        return _sum_by_row(self.row, self.amount, rows)
+
+
+def _sum_by_row(rows: IntArray, amount: IntArray, n: int) -> IntArray:
+    """Sum of ``amount`` [fen] per row, exact below 2⁵³ fen."""
+    return np.bincount(rows, weights=amount, minlength=n).astype(np.int64)
 
 
 def _scaled(value: Decimal, scale: int) -> int | None:
@@ -111,23 +126,12 @@ def _round(numerator: IntArray, unit: int, mode: str) -> IntArray:
     return rounded
 
 
-def _text4(q4: IntArray) -> npt.NDArray[np.object_]:
-    """Decimal strings, four places, of quantities in 0.0001 units."""
-    whole, frac = np.divmod(np.abs(q4), KWH_SCALE)
-    sign = np.where(q4 < 0, "-", "")
-    return np.array(
-        [f"{s}{w}.{f:04d}" for s, w, f in zip(sign, whole, frac, strict=True)], dtype=object
-    )
-
-
 @dataclass(slots=True)
 class _Block:
-    rows: IntArray
     kind: str
-    description: npt.NDArray[np.object_] | str
-    quantity: npt.NDArray[np.object_]
-    unit: str
-    unit_price: npt.NDArray[np.object_] | str
+    rows: IntArray
+    template: IntArray
+    quantity: IntArray
     amount: IntArray
     order: int
 
@@ -167,6 +171,11 @@ class _Pricer:
         self.col = {c: frame[c].to_numpy(dtype=np.int64) for c in DETERMINANT_COLUMNS}
         self.ok = np.ones(self.n, dtype=bool)
         self.blocks: list[_Block] = []
+        self.templates: list[LineTemplate] = []
+
+    def template(self, kind: str, description: str, unit: str, price: Decimal, scale: int) -> int:
+        self.templates.append(LineTemplate(kind, description, unit, price, scale))
+        return len(self.templates) - 1
 
     def money(self, product: IntArray, scale: int) -> IntArray:
         """Fen of ``product / scale`` yuan, rounded to the version's step."""
@@ -186,22 +195,17 @@ class _Pricer:
     def add(
         self,
         mask: npt.NDArray[np.bool_],
-        kind: str,
-        description: npt.NDArray[np.object_] | str,
-        quantity: npt.NDArray[np.object_],
-        unit: str,
-        unit_price: npt.NDArray[np.object_] | str,
+        template: int,
+        quantity: IntArray,
         amount: IntArray,
     ) -> None:
         rows = np.flatnonzero(mask)
         self.blocks.append(
             _Block(
+                self.templates[template].kind,
                 rows,
-                kind,
-                description if isinstance(description, str) else description[rows],
+                np.full(len(rows), template, np.int64),
                 quantity[rows],
-                unit,
-                unit_price if isinstance(unit_price, str) else unit_price[rows],
                 amount[rows],
                 len(self.blocks),
             )
@@ -210,14 +214,12 @@ class _Pricer:
     # ------------------------------------------------------------------------ components
 
     def fixed(self, c: FixedCharge) -> None:
-        price = _price_int(c.amount)
         if c.per == "month":
-            qty = np.full(self.n, 10_000, dtype=np.int64)
+            qty = np.full(self.n, KWH_SCALE, dtype=np.int64)
         else:
             qty = self.col["days"] * KWH_SCALE
-        amount = self.times(qty, price)
-        unit = "month" if c.per == "month" else "day"
-        self.add(np.ones(self.n, bool), "fixed", c.name, _text4(qty), unit, str(c.amount), amount)
+        template = self.template("fixed", c.name, c.per, c.amount, KWH_SCALE)
+        self.add(np.ones(self.n, bool), template, qty, self.times(qty, _price_int(c.amount)))
 
     def tiers(
         self,
@@ -230,35 +232,27 @@ class _Pricer:
         kwh = self.col["kwh_total"]
         before = self.col["kwh_before"] if period == "annual" else np.zeros(self.n, np.int64)
         start, end = before, before + kwh
-        lower = np.zeros(self.n, np.int64)
+        lower = 0
         for index, (bound, price) in enumerate(zip(bounds, prices, strict=True)):
-            if bound is None:
-                upper = end
-            else:
-                b4 = _scaled(bound, KWH_SCALE)
-                if b4 is None:
-                    raise _Unsupported(f"tier bound {bound} is finer than 0.0001 kWh")
-                upper = np.minimum(end, b4)
-            quantity = np.maximum(upper - np.maximum(start, lower), 0)
-            if bound is not None:
-                lower = np.full(self.n, _scaled(bound, KWH_SCALE), np.int64)
+            upper = None if bound is None else _scaled(bound, KWH_SCALE)
+            if bound is not None and upper is None:
+                raise _Unsupported(f"tier bound {bound} is finer than 0.0001 kWh")
+            high = end if upper is None else np.minimum(end, upper)
+            quantity = np.maximum(high - np.maximum(start, lower), 0)
+            if upper is not None:
+                lower = upper
             if not (price or kind == "energy_tiered"):
                 continue
             text = _bound_text(bounds[index - 1] if index else None, bound, period)
-            self.add(
-                quantity > 0,
-                kind,
-                f"{label} 第{index + 1}档 ({text})",
-                _text4(quantity),
-                "kWh",
-                str(price),
-                self.times(quantity, _price_int(price)),
+            template = self.template(
+                kind, f"{label} 第{index + 1}档 ({text})", "kWh", price, KWH_SCALE
             )
+            self.add(quantity > 0, template, quantity, self.times(quantity, _price_int(price)))
 
     def tou(self, c: TouEnergy) -> None:
-        by_period = {p: self.col[f"kwh_{p}"] for p in TOU_PERIODS}
         has_any = np.zeros(self.n, bool)
-        for p, q in by_period.items():
+        for p in TOU_PERIODS:
+            q = self.col[f"kwh_{p}"]
             has_any |= q > 0
             if p not in c.prices:
                 self.ok &= q <= 0  # energy in an unpriced period: the scalar path refuses
@@ -266,16 +260,12 @@ class _Pricer:
         for p in TOU_PERIODS:
             if p not in c.prices:
                 continue
-            q = np.maximum(by_period[p], 0)
-            self.add(
-                q > 0,
-                "energy_tou",
-                f"电度电费 {_TOU_NAMES[p]}",
-                _text4(q),
-                "kWh",
-                str(c.prices[p]),
-                self.times(q, _price_int(c.prices[p])),
+            q = np.maximum(self.col[f"kwh_{p}"], 0)
+            price = c.prices[p]
+            template = self.template(
+                "energy_tou", f"电度电费 {_TOU_NAMES[p]}", "kWh", price, KWH_SCALE
             )
+            self.add(q > 0, template, q, self.times(q, _price_int(price)))
 
     def demand(self, c: DemandCharge) -> None:
         if c.basis == "max_demand_kw":
@@ -285,31 +275,19 @@ class _Pricer:
         q = self.col[column]
         self.ok &= q >= 0
         q = np.maximum(q, 0)
-        self.add(
-            np.ones(self.n, bool),
-            "demand",
-            f"基本电费 ({label})",
-            _text4(q),
-            unit,
-            str(c.price),
-            self.times(q, _price_int(c.price)),
-        )
+        template = self.template("demand", f"基本电费 ({label})", unit, c.price, KWH_SCALE)
+        self.add(np.ones(self.n, bool), template, q, self.times(q, _price_int(c.price)))
 
     def funds(self, c: Funds) -> None:
         kwh = self.col["kwh_total"]
         for item in c.items:
-            self.add(
-                kwh != 0,
-                "funds",
-                item.name,
-                _text4(kwh),
-                "kWh",
-                str(item.price_per_kwh),
-                self.times(kwh, _price_int(item.price_per_kwh)),
-            )
+            price = item.price_per_kwh
+            template = self.template("funds", item.name, "kWh", price, KWH_SCALE)
+            self.add(kwh != 0, template, kwh, self.times(kwh, _price_int(price)))
 
     def pf(self, c: PfAdjustment, base: IntArray, order: int) -> None:
-        """The PF line from ``base`` [fen] (quantised energy and demand lines)."""
+        """The PF line from ``base`` [fen] (quantised energy and demand lines): one template
+        per whole-percent power factor 0.00–1.00."""
         kwh = self.col["kwh_total"].astype(np.float64)
         kvarh = self.col["kvarh_total"]
         self.ok &= kvarh >= 0
@@ -317,47 +295,27 @@ class _Pricer:
         present = (kwh != 0) | (kvar != 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             exact = np.where(present, kwh / np.sqrt(kwh * kwh + kvar * kvar), 1.0) * 100
-        pf100 = np.floor(exact + 0.5).astype(np.int64)
+        pf100 = np.clip(np.floor(exact + 0.5).astype(np.int64), 0, 100)
         self.ok &= ~present | (np.abs(exact - np.floor(exact) - 0.5) > 1e-9)
         table = PF_ADJUSTMENT_TABLES[c.standard]
-        rows = {int(pf * 100): pct for pf, pct in table.rows.items()}
-        best, floor = int(table.best_from * 100), int(table.floor * 100)
-        lookup = np.zeros(101, dtype=object)
+        first = len(self.templates)
+        rates = np.zeros(101, np.int64)
         for p in range(101):
-            if p >= best:
-                pct = rows[best]
-            elif p < floor:
-                pct = rows[floor] + 2 * (floor - p)
+            pf = Decimal(p) / 100
+            if pf >= table.best_from:
+                percent = table.rows[table.best_from]
+            elif pf < table.floor:
+                percent = table.rows[table.floor] + 2 * (table.floor - pf) / Decimal("0.01")
             else:
-                pct = rows[p]
-            lookup[p] = pct / 100
-        rate_dec = lookup[np.clip(pf100, 0, 100)]
-        rate_e6 = np.array([_scaled(r, PRICE_SCALE) for r in lookup], dtype=np.int64)[
-            np.clip(pf100, 0, 100)
-        ]
-        amount = self.money(base * rate_e6, PRICE_SCALE * FEN_PER_YUAN)
-        pf_text = np.array([f"{p // 100}.{p % 100:02d}" for p in range(101)], dtype=object)[
-            np.clip(pf100, 0, 100)
-        ]
-        description = np.array(
-            [f"力调电费 (功率因数 {t}, 标准 {c.standard})" for t in pf_text], dtype=object
-        )
-        base_text = np.array(
-            [f"{'-' if b < 0 else ''}{abs(b) // 100}.{abs(b) % 100:02d}" for b in base],
-            dtype=object,
-        )
-        rows_idx = np.flatnonzero(present)
+                percent = table.rows[pf]
+            rate = percent / 100
+            rates[p] = _scaled(rate, PRICE_SCALE)
+            text = f"力调电费 (功率因数 {pf.quantize(Decimal('0.01'))}, 标准 {c.standard})"
+            self.template("pf_adjustment", text, "yuan", rate, FEN_PER_YUAN)
+        amount = self.money(base * rates[pf100], PRICE_SCALE * FEN_PER_YUAN)
+        rows = np.flatnonzero(present)
         self.blocks.append(
-            _Block(
-                rows_idx,
-                "pf_adjustment",
-                description[rows_idx],
-                base_text[rows_idx],
-                "yuan",
-                np.array([str(r) for r in rate_dec[rows_idx]], dtype=object),
-                amount[rows_idx],
-                order,
-            )
+            _Block("pf_adjustment", rows, first + pf100[rows], base[rows], amount[rows], order)
         )
 
     # ------------------------------------------------------------------------ assembly
@@ -399,7 +357,7 @@ class _Pricer:
             base = np.zeros(self.n, np.int64)
             for block in self.blocks:
                 if block.kind in _PF_BASE_KINDS:
-                    np.add.at(base, block.rows, block.amount)
+                    base += _sum_by_row(block.rows, block.amount, self.n)
             for block in self.blocks[order:]:
                 block.order += 1
             self.pf(component, base, order)
@@ -407,30 +365,21 @@ class _Pricer:
 
     def _assemble(self) -> PricedLines:
         blocks = self.blocks
-        rows = np.concatenate([b.rows for b in blocks]) if blocks else np.zeros(0, np.int64)
+
+        def cat(name: str) -> IntArray:
+            parts = [np.asarray(getattr(b, name), np.int64) for b in blocks]
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+        rows = cat("rows")
         order = np.concatenate([np.full(len(b.rows), b.order) for b in blocks]) if blocks else rows
-
-        def cat(get: str) -> npt.NDArray[np.object_]:
-            parts = []
-            for b in blocks:
-                value = getattr(b, get)
-                parts.append(
-                    np.full(len(b.rows), value, dtype=object) if isinstance(value, str) else value
-                )
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
-
-        keep = self.ok[rows]
-        sort = np.lexsort((order[keep], rows[keep]))
-        pick = np.flatnonzero(keep)[sort]
-        amount = np.concatenate([b.amount for b in blocks]) if blocks else rows
+        keep = np.flatnonzero(self.ok[rows])
+        pick = keep[np.lexsort((order[keep], rows[keep]))]
         return PricedLines(
+            templates=tuple(self.templates),
             row=rows[pick],
-            kind=np.concatenate([np.full(len(b.rows), b.kind, dtype=object) for b in blocks])[pick],
-            description=cat("description")[pick],
+            template=cat("template")[pick],
             quantity=cat("quantity")[pick],
-            unit=np.concatenate([np.full(len(b.rows), b.unit, dtype=object) for b in blocks])[pick],
-            unit_price=cat("unit_price")[pick],
-            amount=amount[pick].astype(np.int64),
+            amount=cat("amount")[pick],
             rows_priced=self.ok.copy(),
         )
 
