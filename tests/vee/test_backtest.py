@@ -113,6 +113,12 @@ def test_punch_gaps_apart_and_clear_of_the_start() -> None:
     assert ((runs == 1).sum(axis=1) == 5).all()  # five separate runs per series
 
 
+def test_punch_gaps_between_skip_start_and_stop() -> None:
+    removed = punch_gaps((2, 1000), 24, 3, np.random.default_rng(2), skip_start=400, stop=700)
+    assert removed.sum() == 2 * 3 * 24
+    assert not removed[:, :400].any() and not removed[:, 699:].any()
+
+
 def test_score_wape_and_bias() -> None:
     actual = np.array([[10.0, 20.0, np.nan, 5.0]])
     estimate = np.array([[12.0, 15.0, 3.0, np.nan]])

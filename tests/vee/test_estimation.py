@@ -390,3 +390,20 @@ def test_gaps_before_fill_from_are_history_left_as_they_are() -> None:
     result = est.estimate(values, make_grid(ts, TZ), fill_from=2 * 96)
     assert np.isnan(result.values[10:20]).all() and set(result.method[10:20]) == {"missing"}
     assert np.isfinite(result.values[2 * 96 + 30 : 2 * 96 + 40]).all()
+
+
+def test_the_public_entry_exports_every_name_of_its_modules() -> None:
+    from meter2cash.vee import gaps, grid, like_day, register_spread
+
+    assert all(hasattr(est, name) for name in est.__all__)
+    assert est.Grid is grid.Grid and est.Estimate is gaps.Estimate
+    assert est.LikeDay is like_day.LikeDay and est.RegisterSpans is register_spread.RegisterSpans
+    assert set(est.METHODS) == {
+        "actual",
+        "linear",
+        "like_day",
+        "register",
+        "previous_day",
+        "nearest",
+        "missing",
+    }

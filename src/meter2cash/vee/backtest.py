@@ -250,14 +250,16 @@ def punch_gaps(
     rng: np.random.Generator,
     *,
     skip_start: int = 0,
+    stop: int | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Where to remove data: ``per_series`` gaps of ``length`` points in each series, at
-    random, none in the first ``skip_start`` points, none touching another or the end."""
+    random, none in the first ``skip_start`` points, none touching another, point ``stop``
+    or the end (``stop``: a position, to keep the gaps in one part of the series)."""
     n_series, n = shape
-    usable = n - skip_start - 1
+    usable = (n if stop is None else min(stop, n)) - skip_start - 1
     segment = usable // per_series
     if segment < 2 * length + 1:
-        raise InputError(f"{per_series} gaps of {length} points do not fit in {n} points")
+        raise InputError(f"{per_series} gaps of {length} points do not fit in {usable} points")
     first = skip_start + segment * np.arange(per_series)
     start = first[None, :] + rng.integers(0, segment - length, size=(n_series, per_series))
     removed = np.zeros(shape, dtype=np.bool_)
