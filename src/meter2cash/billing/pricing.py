@@ -309,7 +309,7 @@ class _Pricer:
             else:
                 percent = table.rows[pf]
             rate = percent / 100
-            rates[p] = _scaled(rate, PRICE_SCALE)
+            rates[p] = int(rate * PRICE_SCALE)  # table rates have at most four decimals
             text = f"力调电费 (功率因数 {pf.quantize(Decimal('0.01'))}, 标准 {c.standard})"
             self.template("pf_adjustment", text, "yuan", rate, FEN_PER_YUAN)
         amount = self.money(base * rates[pf100], PRICE_SCALE * FEN_PER_YUAN)
