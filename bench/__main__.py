@@ -19,6 +19,7 @@ BENCHMARKS = [
     "mqtt_ingest",
     "vee_accuracy",
     "vee_validation",
+    "vee_daily_reads",
 ]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from meter2cash.assets.models import Account, Meter, MeterInstallation, ServiceP
 from meter2cash.billing import repository as bills
 from meter2cash.billing.cycles import MonthPeriod, complete_months
 from meter2cash.billing.issue import IssueReport, issue_approved
+from meter2cash.billing.review import count_by_rule
 from meter2cash.billing.run import BillRunReport, bill_month
 from meter2cash.core.errors import DataHomeError
 from meter2cash.core.money import from_minor
@@ -52,9 +54,12 @@ from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.vee.chain import ChainReport, run_rule_chain
 from meter2cash.vee.freezes import VeeReport, run_vee
+from meter2cash.weather.service import load_weather_file
 from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
 
 Progress = Callable[[], None]
+WEATHER_FILE: Final = "daily-mean-temperature.csv"
+"""The simulated weather bureau's file in the data home's ``weather/`` folder."""
 
 
 def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
@@ -73,6 +78,7 @@ def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
             "use an empty M2C_HOME, or repeat the same --seed/--accounts/--start/--days",
         )
     sim = build_utility(spec)
+    weather = weather_bureau_file(ws, sim)
     with unit_of_work(ws.records) as session:
         claim_utility(session, ws.clock, "simulated utility", spec.fingerprint(), spec.timezone)
         load_assets(
@@ -88,11 +94,27 @@ def simulate(ws: Workspace, spec: UtilitySpec) -> SimulatedUtility:
                 meters=sim.meters,
             ),
         )
+        load_weather_file(session, ws.clock, weather)
     ws.settings.home.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(described))
     sim.ground_truth().write(ws.settings.ground_truth_dir)
     ws.clock = clock_for(ws.settings)
     return sim
+
+
+def weather_bureau_file(ws: Workspace, sim: SimulatedUtility) -> Path:
+    """The simulated utility's daily mean temperature written as the weather bureau would
+    send it (one series for the whole utility), so it is loaded like a real file."""
+    path = ws.settings.home / "weather" / WEATHER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temperature = sim.temperature
+    pd.DataFrame(
+        {
+            "date": [d.isoformat() for d in temperature["local_date"]],
+            "temperature_c": [f"{t:.1f}" for t in temperature["temp_c"]],
+        }
+    ).to_csv(path, index=False)
+    return path
 
 
 def simulated_utility(ws: Workspace) -> SimulatedUtility:
@@ -399,11 +421,14 @@ class BillCounts:
     by_status: dict[str, int]
     stopped: int
     """Bills that review stopped for a person, whatever was decided since."""
+    stopped_by_rule: dict[str, int]
+    """Of those, how many each rule stopped (a bill stopped by two rules counts for both)."""
 
 
 def bill_counts(ws: Workspace) -> BillCounts:
     with unit_of_work(ws.records) as session:
-        return BillCounts(bills.status_counts(session), bills.stopped_by_review(session))
+        reasons = bills.review_reasons(session)
+        return BillCounts(bills.status_counts(session), len(reasons), count_by_rule(reasons))
 
 
 @dataclass(frozen=True)

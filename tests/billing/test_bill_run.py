@@ -15,7 +15,6 @@ from meter2cash import spine
 from meter2cash.assets.models import Account, Meter, MeterInstallation, ServicePoint
 from meter2cash.billing.cycles import complete_months, month_period
 from meter2cash.billing.models import Bill, BillLine
-from meter2cash.billing.review import BillFacts, review
 from meter2cash.billing.run import expected_intervals
 from meter2cash.core.settings import Settings
 from meter2cash.core.timezones import local_midnight, zone
@@ -99,19 +98,6 @@ def test_estimated_reads_make_estimated_bills(billed: Workspace) -> None:
     with unit_of_work(billed.records) as session:
         estimated = session.scalar(select(func.count(Bill.id)).where(Bill.estimated.is_(True)))
     assert estimated is not None and estimated > 0
-
-
-def test_review_stops_a_bill_far_from_the_accounts_own_history() -> None:
-    usual = [Decimal(200), Decimal(220), Decimal(210)]
-    quiet = BillFacts("residential", Decimal(205), Decimal("110.29"), False, usual)
-    jump = BillFacts("residential", Decimal(900), Decimal("480.00"), False, usual)
-    drop = BillFacts("residential", Decimal(40), Decimal("21.52"), False, usual)
-    assert review(quiet) == []
-    assert review(jump) == ["900.00 kWh is over 2× the usual 210.00 kWh"]
-    assert review(drop) == ["40.00 kWh is under 0.5× the usual 210.00 kWh"]
-    assert review(BillFacts("residential", Decimal(0), Decimal(0), False, [])) == [
-        "zero consumption"
-    ]
 
 
 def test_cycles_are_whole_calendar_months() -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from meter2cash.core.errors import TariffError
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.tariffs.schema import (
+    COMPONENT_KINDS,
     DAY_TYPES,
     SLOTS_PER_DAY,
     TOU_PERIODS,
@@ -162,15 +163,23 @@ def test_json_schema_describes_the_document() -> None:
         for definition in schema["$defs"].values()
         if "kind" in definition.get("properties", {})
     }
-    assert kinds == {
-        "fixed",
-        "energy_tiered",
-        "energy_tou",
-        "tier_increment",
-        "demand",
-        "pf_adjustment",
-        "funds",
-    }
+    assert (
+        kinds
+        == set(COMPONENT_KINDS)
+        == {
+            "fixed",
+            "energy_tiered",
+            "energy_tou",
+            "tier_increment",
+            "energy_periods",
+            "demand",
+            "demand_monthly",
+            "demand_tou",
+            "pf_adjustment",
+            "funds",
+            "minimum",
+        }
+    )
 
 
 @pytest.mark.parametrize("code", ["RES-TIER-ZJ", "RES-TOU-TIER", "COM-TOU", "IND-TWO-PART"])

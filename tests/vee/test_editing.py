@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,8 @@ from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.db.audit import AuditEvent
 from meter2cash.db.session import unit_of_work
+from meter2cash.engines.base import BatchEngine
+from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import editing
 from meter2cash.vee.freezes import run_vee
@@ -103,6 +106,14 @@ def store(tmp_path: Path) -> MeasurementStore:
 
 
 @pytest.fixture
+def batch(store: MeasurementStore) -> Iterator[BatchEngine]:
+    """The embedded engine over ``store``."""
+    engine = DuckDBEngine(store)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
 def gap(records: Engine, store: MeasurementStore) -> FixedClock:
     """
     Meter M1 reads 100 on 1 Jul and 130 on 4 Jul; VEE estimated 110 and 120 between.
@@ -127,7 +138,7 @@ def current(store: MeasurementStore, meter: str) -> dict[date, tuple[Decimal, st
 
 
 def test_an_edit_is_a_new_version_audited_with_before_and_after(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     """
     A site visit finds 125 on the register on 3 Jul, where VEE had estimated 120.
@@ -137,7 +148,7 @@ def test_an_edit_is_a_new_version_audited_with_before_and_after(
     with unit_of_work(records) as session:
         point = editing.locate(session, gap, "M1", "A+", "2026-07-03T00:00:00+08:00")
         report = editing.edit(
-            session, gap, store, point, Decimal("125"), reason="site visit read", actor="li.wei"
+            session, gap, batch, point, Decimal("125"), reason="site visit read", actor="li.wei"
         )
     assert report.changed and report.before and report.after
     assert (report.before.value, report.before.quality) == (Decimal("120.0000"), "estimated")
@@ -176,13 +187,13 @@ def test_an_edit_is_a_new_version_audited_with_before_and_after(
 
 
 def test_the_same_edit_twice_changes_nothing_the_second_time(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     for _ in range(2):
         with unit_of_work(records) as session:
             point = editing.locate(session, gap, "M1", "A+", "2026-07-02T00:00+08:00")
             report = editing.edit(
-                session, gap, store, point, Decimal("111.5"), reason="read", actor="li"
+                session, gap, batch, point, Decimal("111.5"), reason="read", actor="li"
             )
     assert not report.changed
     with unit_of_work(records) as session:
@@ -192,14 +203,14 @@ def test_the_same_edit_twice_changes_nothing_the_second_time(
 
 
 def test_approving_an_estimate_resolves_its_finding_and_keeps_it_an_estimate(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     with unit_of_work(records) as session:
         point = editing.locate(session, gap, "M1", "A+", freeze(date(2026, 7, 2)))
         report = editing.approve(
-            session, gap, store, point, reason="usage as expected", actor="wang.fang"
+            session, gap, batch, point, reason="usage as expected", actor="wang.fang"
         )
-        again = editing.approve(session, gap, store, point, reason="again", actor="wang.fang")
+        again = editing.approve(session, gap, batch, point, reason="again", actor="wang.fang")
     assert report.changed and not again.changed
     assert len(report.resolved) == 1
     assert [v.quality for v in editing.versions(store, point)] == ["estimated"]
@@ -214,23 +225,23 @@ def test_approving_an_estimate_resolves_its_finding_and_keeps_it_an_estimate(
 
 
 def test_a_raw_read_is_not_an_estimate_to_approve(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     with unit_of_work(records) as session:
         point = editing.locate(session, gap, "M1", "A+", freeze(date(2026, 7, 1)))
         with pytest.raises(InputError, match="holds a raw value"):
-            editing.approve(session, gap, store, point, reason="ok", actor="wang")
+            editing.approve(session, gap, batch, point, reason="ok", actor="wang")
 
 
 def test_forcing_a_decrease_is_allowed_and_said_in_the_audit(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     with unit_of_work(records) as session:
         point = editing.locate(session, gap, "M1", "A+", freeze(date(2026, 7, 3)))
         editing.edit(
             session,
             gap,
-            store,
+            batch,
             point,
             Decimal("90"),
             reason="meter exchanged on 3 Jul",
@@ -242,7 +253,9 @@ def test_forcing_a_decrease_is_allowed_and_said_in_the_audit(
     assert current(store, "M1")[date(2026, 7, 3)] == (Decimal("90.0000"), "edited")
 
 
-def test_an_interval_edit_keeps_the_raw_interval(records: Engine, store: MeasurementStore) -> None:
+def test_an_interval_edit_keeps_the_raw_interval(
+    records: Engine, store: MeasurementStore, batch: BatchEngine
+) -> None:
     clock = FixedClock(NOW)
     start = freeze(date(2026, 7, 1))
     with unit_of_work(records) as session:
@@ -264,7 +277,7 @@ def test_an_interval_edit_keeps_the_raw_interval(records: Engine, store: Measure
     with unit_of_work(records) as session:
         point = editing.locate(session, clock, "C1", "kWh", start + timedelta(minutes=30))
         report = editing.edit(
-            session, clock, store, point, Decimal("1.15"), reason="spike: CT wiring", actor="li"
+            session, clock, batch, point, Decimal("1.15"), reason="spike: CT wiring", actor="li"
         )
     assert report.rerun is not None and not report.rerun.ran_vee
     assert [(v.quality, v.value) for v in editing.versions(store, point)] == [
@@ -295,6 +308,7 @@ BAD_EDITS = [
 def test_bad_edits_are_refused_with_a_clear_error_and_nothing_written(
     records: Engine,
     store: MeasurementStore,
+    batch: BatchEngine,
     gap: FixedClock,
     meter: str,
     channel: str,
@@ -305,21 +319,21 @@ def test_bad_edits_are_refused_with_a_clear_error_and_nothing_written(
     stored = store.count("register_reads", current=False)
     with pytest.raises(InputError, match=re.escape(message)), unit_of_work(records) as session:
         point = editing.locate(session, gap, meter, channel, at)
-        editing.edit(session, gap, store, point, editing.parse_value(value), reason="r", actor="li")
+        editing.edit(session, gap, batch, point, editing.parse_value(value), reason="r", actor="li")
     assert store.count("register_reads", current=False) == stored
     with unit_of_work(records) as session:
         assert session.scalars(select(AuditEvent)).all() == []
 
 
 def test_an_edit_needs_a_reason_and_an_actor(
-    records: Engine, store: MeasurementStore, gap: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, gap: FixedClock
 ) -> None:
     with unit_of_work(records) as session:
         point = editing.locate(session, gap, "M1", "A+", freeze(date(2026, 7, 3)))
         with pytest.raises(InputError, match="a reason is required"):
-            editing.edit(session, gap, store, point, Decimal(125), reason=" ", actor="li")
+            editing.edit(session, gap, batch, point, Decimal(125), reason=" ", actor="li")
         with pytest.raises(InputError, match="an actor is required"):
-            editing.edit(session, gap, store, point, Decimal(125), reason="r", actor="")
+            editing.edit(session, gap, batch, point, Decimal(125), reason="r", actor="")
 
 
 def test_an_interval_instant_must_start_a_quarter_hour(records: Engine) -> None:

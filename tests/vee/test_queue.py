@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,8 @@ from meter2cash.billing.models import Bill
 from meter2cash.core.clock import FixedClock
 from meter2cash.db.audit import AuditEvent
 from meter2cash.db.session import unit_of_work
+from meter2cash.engines.base import BatchEngine
+from meter2cash.engines.duckdb_engine import DuckDBEngine
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee import editing, queue
 from meter2cash.vee.freezes import run_vee
@@ -26,6 +29,13 @@ JUL = [date(2026, 7, d) for d in range(1, 5)]
 @pytest.fixture
 def store(tmp_path: Path) -> MeasurementStore:
     return MeasurementStore(tmp_path / "m", TZ)
+
+
+@pytest.fixture
+def batch(store: MeasurementStore) -> Iterator[BatchEngine]:
+    engine = DuckDBEngine(store)
+    yield engine
+    engine.close()
 
 
 def open_findings(records: Engine) -> list[tuple[str, str, date]]:
@@ -107,7 +117,7 @@ def test_age_buckets(days: int, bucket: str) -> None:
 
 
 def test_resolving_is_audited_reruns_vee_and_leaves_the_queue(
-    records: Engine, store: MeasurementStore, queued: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, queued: FixedClock
 ) -> None:
     with unit_of_work(records) as session:
         decrease = session.scalars(
@@ -116,7 +126,7 @@ def test_resolving_is_audited_reruns_vee_and_leaves_the_queue(
         report = queue.resolve(
             session,
             queued,
-            store,
+            batch,
             decrease.id,
             reason="meter exchanged on 2 Jul, new meter starts at 190",
             actor="zhao.min",
@@ -127,7 +137,7 @@ def test_resolving_is_audited_reruns_vee_and_leaves_the_queue(
     with unit_of_work(records) as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "vee.resolve")).one()
         summary = queue.summary(session, queued, TZ)
-        again = queue.resolve(session, queued, store, decrease.id, reason="x", actor="zhao.min")
+        again = queue.resolve(session, queued, batch, decrease.id, reason="x", actor="zhao.min")
     assert (event.actor, event.object_key) == ("zhao.min", str(decrease.id))
     assert event.before == {"status": "open", "rule": "register_decrease"}
     assert event.after == {"status": "resolved", "rule": "register_decrease"}
@@ -136,7 +146,7 @@ def test_resolving_is_audited_reruns_vee_and_leaves_the_queue(
 
 
 def test_an_edit_closing_a_gap_resolves_it_and_the_rerun_estimates_the_rest(
-    records: Engine, store: MeasurementStore, queued: FixedClock
+    records: Engine, store: MeasurementStore, batch: BatchEngine, queued: FixedClock
 ) -> None:
     """
     M2 stopped after 51 on 2 Jul. A manual read gives 55 on 4 Jul: that finding is resolved
@@ -145,7 +155,7 @@ def test_an_edit_closing_a_gap_resolves_it_and_the_rerun_estimates_the_rest(
     with unit_of_work(records) as session:
         point = editing.locate(session, queued, "M2", "A+", freeze(JUL[3]))
         report = editing.edit(
-            session, queued, store, point, Decimal(55), reason="manual read", actor="li"
+            session, queued, batch, point, Decimal(55), reason="manual read", actor="li"
         )
     assert report.rerun is not None
     assert (report.rerun.first, report.rerun.last, report.rerun.estimated) == (JUL[1], JUL[3], 1)
@@ -162,7 +172,7 @@ def test_an_edit_closing_a_gap_resolves_it_and_the_rerun_estimates_the_rest(
 
 
 def test_a_changed_period_read_sends_unissued_bills_to_review_and_reports_issued_ones(
-    records: Engine, store: MeasurementStore
+    records: Engine, store: MeasurementStore, batch: BatchEngine
 ) -> None:
     """
     Account A001's meter M4 reads 200 on 30 Jun, 210 on 1 Jul and 220 on 2 Jul. June's bill
@@ -183,7 +193,7 @@ def test_a_changed_period_read_sends_unissued_bills_to_review_and_reports_issued
         inside = editing.edit(
             session,
             clock,
-            store,
+            batch,
             editing.locate(session, clock, "M4", "A+", freeze(JUL[1])),
             Decimal(219),
             reason="photo of the register",
@@ -192,7 +202,7 @@ def test_a_changed_period_read_sends_unissued_bills_to_review_and_reports_issued
         edge = editing.edit(
             session,
             clock,
-            store,
+            batch,
             editing.locate(session, clock, "M4", "A+", freeze(JUL[0])),
             Decimal(212),
             reason="photo of the register",

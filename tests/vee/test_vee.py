@@ -5,12 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from meter2cash.core.clock import FixedClock
@@ -84,21 +80,3 @@ def test_a_decrease_and_a_conflicting_redelivery_go_to_a_person(
         rules_found = sorted(session.scalars(select(VeeFinding.rule)))
     assert report.decreasing == 1 and report.conflicts == 1
     assert rules_found == [rules.DUPLICATE_CONFLICT, rules.DECREASING]
-
-
-@given(st.lists(st.one_of(st.none(), st.floats(0, 1000, allow_nan=False)), min_size=2, max_size=40))
-def test_estimates_never_invent_negative_energy(increments: list[float | None]) -> None:
-    steps = [0.0 if v is None else v for v in increments]
-    registers = np.cumsum(steps)
-    values = [None if inc is None else r for inc, r in zip(increments, registers, strict=True)]
-    grid = pd.DataFrame(
-        {
-            "meter_no": "M",
-            "channel": "A+",
-            "ts": pd.date_range("2026-07-01", periods=len(values), freq="D", tz="UTC"),
-            "value": pd.array(values, dtype="float64"),
-        }
-    )
-    estimate = rules.estimate_linear(grid)
-    filled = grid["value"].fillna(estimate).dropna().to_numpy()
-    assert (np.diff(filled) >= -1e-9).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,8 @@ from meter2cash.ledger.journal import FUNDS_PAYABLE, RECEIVABLE, REVENUE, EntryD
 from meter2cash.ledger.service import post_entries
 
 FUND_LINE_KIND = "funds"
+ISSUE_SOURCE = "bill"
+"""Source type of issue entries; the source key is the bill number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ def issue_entry(bill: Bill, funds_minor: int) -> EntryDraft:
         legs.append(Leg(FUNDS_PAYABLE, -funds_minor, bill.account_id, bill.id))
     legs.append(Leg(REVENUE, -(bill.total_minor - funds_minor), bill.account_id, bill.id))
     return EntryDraft(
-        source_type="bill",
+        source_type=ISSUE_SOURCE,
         source_key=bill.bill_no,
         booked_on=bill.bill_date,
         description=f"issue bill {bill.bill_no}",
@@ -42,7 +45,13 @@ def issue_entry(bill: Bill, funds_minor: int) -> EntryDraft:
 
 def issue_approved(session: Session, clock: Clock, period_start: date | None = None) -> IssueReport:
     """Post every approved bill (of one period, or all) and mark it issued."""
-    bills = repository.bills_with_status(session, "approved", period_start)
+    return issue_bills(
+        session, clock, repository.bills_with_status(session, "approved", period_start)
+    )
+
+
+def issue_bills(session: Session, clock: Clock, bills: Sequence[Bill]) -> IssueReport:
+    """Post ``bills`` (approved) to the ledger and mark them issued."""
     if not bills:
         return IssueReport(0, 0)
     funds = repository.line_totals(session, [b.id for b in bills], FUND_LINE_KIND)

@@ -59,6 +59,8 @@ class Bill(Base):
     period_end: Mapped[date] = mapped_column(Date)
     kwh: Mapped[Decimal] = mapped_column(Numeric(16, 4))
     max_demand_kw: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
+    multiplier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """CT × PT the bill was rated with (review compares it with the last bill's)."""
     total_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)

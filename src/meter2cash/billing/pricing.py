@@ -7,11 +7,13 @@ units of 0.0001 kWh (the store's precision), prices integers in units of 10⁻�
 where a price needs it, to 10⁻¹⁰), so every product is exact and each line is rounded once,
 like ``quantize_money``, by integer division.
 
-A version with a component this module does not know, a price finer than 10⁻¹⁰ yuan or a
-rounding step that is not a whole number of fen is not priced here (:func:`price_cycle`
-returns ``None``), nor is an account whose figures the scalar path would refuse (no energy
-by TOU period, demand or kvarh missing where billed) or whose power factor lies within
-10⁻⁹ of a rounding boundary: the caller rates those with ``rate``.
+A version with a component this module does not know, a demand or tier rule it does not
+price (contract demand, demand floors and ratchets, the 526 discount, seasonal or household
+tier bounds), a price finer than 10⁻¹⁰ yuan or a rounding step that is not a whole number of
+fen is not priced here (:func:`price_cycle` returns ``None``), nor is an account whose
+figures the scalar path would refuse (no energy by TOU period, demand or kvarh missing where
+billed) or whose power factor lies within 10⁻⁹ of a rounding boundary: the caller rates those
+with ``rate``.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ def _price_int(value: Decimal) -> tuple[int, int]:
 def _bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str:
     per = "年" if period == "annual" else "月"
     if upper is None:
-        return f">{lower} kWh/{per}"
+        return "不分档" if lower is None else f">{lower} kWh/{per}"
     return f"≤{upper} kWh/{per}" if lower is None else f"{lower}–{upper} kWh/{per}"
 
 
@@ -225,10 +227,13 @@ class _Pricer:
         self,
         kind: str,
         label: str,
-        period: str,
-        bounds: list[Decimal | None],
+        c: TieredEnergy | TierIncrement,
         prices: list[Decimal],
     ) -> None:
+        if c.seasonal_bounds or c.household is not None:
+            raise _Unsupported("seasonal or household tier bounds")
+        period = c.period
+        bounds = [t.up_to_kwh for t in c.tiers]
         kwh = self.col["kwh_total"]
         before = self.col["kwh_before"] if period == "annual" else np.zeros(self.n, np.int64)
         start, end = before, before + kwh
@@ -268,6 +273,8 @@ class _Pricer:
             self.add(q > 0, template, q, self.times(q, _price_int(price)))
 
     def demand(self, c: DemandCharge) -> None:
+        if c.has_rules:
+            raise _Unsupported("billing-demand rules (contract, floor, ratchet, 526 discount)")
         if c.basis == "max_demand_kw":
             column, unit, label = "max_demand_kw", "kW", "最大需量"
         else:
@@ -328,18 +335,13 @@ class _Pricer:
                     self.fixed(component)
                 case TieredEnergy():
                     self.tiers(
-                        "energy_tiered",
-                        "电度电费",
-                        component.period,
-                        [t.up_to_kwh for t in component.tiers],
-                        [t.price for t in component.tiers],
+                        "energy_tiered", "电度电费", component, [t.price for t in component.tiers]
                     )
                 case TierIncrement():
                     self.tiers(
                         "tier_increment",
                         "阶梯加价",
-                        component.period,
-                        [t.up_to_kwh for t in component.tiers],
+                        component,
                         [t.increment for t in component.tiers],
                     )
                 case TouEnergy():

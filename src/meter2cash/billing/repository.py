@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import (
@@ -14,12 +16,22 @@ from meter2cash.assets.models import (
     Meter,
     MeterInstallation,
     ServicePoint,
+    TransformerArea,
+    Zone,
 )
 from meter2cash.billing.models import Bill, BillCycle, BillLine
+from meter2cash.db.audit import AuditEvent
+from meter2cash.tariffs.models import Tariff, TariffVersion
+
+CHUNK = 5000
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 
-def billable_meters(session: Session, first: date, last: date) -> pd.DataFrame:
-    """Accounts with the meter installed at their service point during [first, last].
+def billable_meters(
+    session: Session, first: date, last: date, account_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Accounts (all, or ``account_ids``) with the meter installed at their service point
+    during [first, last].
 
     One row per account (the installation in force at the period's end); columns
     account_id, account_no, customer_class, route_id, tariff_code, contracted_kva,
@@ -54,6 +66,8 @@ def billable_meters(session: Session, first: date, last: date) -> pd.DataFrame:
             ),
         )
     )
+    if account_ids is not None:
+        stmt = stmt.where(Account.id.in_(list(account_ids)))
     frame = pd.DataFrame(session.execute(stmt).mappings().all())
     if frame.empty:
         return frame
@@ -69,28 +83,127 @@ def already_billed(session: Session, cycle_ids: list[int]) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def kwh_billed_since(session: Session, since: date, before: date) -> dict[int, object]:
-    """kWh on live bills per account with period_start in [since, before)."""
+def kwh_billed_since(
+    session: Session, since: date, before: date, account_ids: Collection[int] | None = None
+) -> dict[int, object]:
+    """kWh on live bills per account (all, or ``account_ids``) with period_start in
+    [since, before)."""
     stmt = (
         select(Bill.account_id, func.sum(Bill.kwh))
         .where(Bill.period_start >= since, Bill.period_start < before, Bill.status != "cancelled")
         .group_by(Bill.account_id)
     )
+    if account_ids is not None:
+        stmt = stmt.where(Bill.account_id.in_(list(account_ids)))
     return dict(session.execute(stmt).tuples().all())
 
 
-def recent_kwh(session: Session, before: date, months: int = 6) -> dict[int, list[object]]:
-    """kWh of each account's live bills before ``before``, oldest first (last ``months``)."""
+def recent_bills(
+    session: Session, before: date, months: int = 6, account_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Live bills (of all accounts, or ``account_ids``) that start in the ``months`` before
+    ``before``: account_id, period_start, kwh, estimated, multiplier, tariff_code,
+    max_demand_kw (floats; NaN where unknown)."""
     since = before - timedelta(days=31 * months)
     stmt = (
-        select(Bill.account_id, Bill.kwh)
+        select(
+            Bill.account_id,
+            Bill.period_start,
+            Bill.kwh,
+            Bill.estimated,
+            Bill.multiplier,
+            Tariff.code,
+            Bill.max_demand_kw,
+        )
+        .join(TariffVersion, TariffVersion.id == Bill.tariff_version_id)
+        .join(Tariff, Tariff.id == TariffVersion.tariff_id)
         .where(Bill.period_start >= since, Bill.period_start < before, Bill.status != "cancelled")
-        .order_by(Bill.account_id, Bill.period_start)
     )
-    history: dict[int, list[object]] = {}
-    for account_id, kwh in session.execute(stmt).tuples():
-        history.setdefault(account_id, []).append(kwh)
-    return {k: v[-months:] for k, v in history.items()}
+    if account_ids is not None:
+        stmt = stmt.where(Bill.account_id.in_(list(account_ids)))
+    columns = [
+        "account_id",
+        "period_start",
+        "kwh",
+        "estimated",
+        "multiplier",
+        "tariff_code",
+        "max_demand_kw",
+    ]
+    frame = pd.DataFrame(session.execute(stmt).tuples().all(), columns=columns)
+    for column in ("kwh", "multiplier", "max_demand_kw"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["estimated"] = frame["estimated"].astype(bool)
+    return frame
+
+
+def _with_places(stmt: Select[_Row]) -> Select[_Row]:
+    """``stmt`` over Account, joined to its zone and customer service point's transformer area."""
+    return (
+        stmt.join(Zone, Zone.id == Account.zone_id)
+        .join(
+            ServicePoint,
+            (ServicePoint.account_id == Account.id) & (ServicePoint.role == "customer"),
+        )
+        .join(TransformerArea, TransformerArea.id == ServicePoint.transformer_area_id)
+    )
+
+
+def account_places(session: Session, account_ids: Collection[int]) -> pd.DataFrame:
+    """account_id, zone, transformer_area (codes) and closed_on of ``account_ids``."""
+    columns = ["account_id", "zone", "transformer_area", "closed_on"]
+    ids = sorted(account_ids)
+    rows: list[tuple[object, ...]] = []
+    for start in range(0, len(ids), CHUNK):
+        stmt = _with_places(
+            select(Account.id, Zone.code, TransformerArea.code, Account.closed_on)
+        ).where(Account.id.in_(ids[start : start + CHUNK]))
+        rows.extend(session.execute(stmt).tuples().all())
+    return pd.DataFrame(rows, columns=columns).drop_duplicates("account_id")
+
+
+def period_peers(
+    session: Session, period_start: date, tariff_codes: Collection[str], exclude: Collection[int]
+) -> pd.DataFrame:
+    """Live bills of the period starting ``period_start`` on ``tariff_codes``, of accounts not
+    in ``exclude``: customer_class, tariff_code, zone, transformer_area, kwh, days."""
+    stmt = _with_places(
+        select(
+            Bill.account_id,
+            Customer.customer_class,
+            Account.tariff_code,
+            Zone.code,
+            TransformerArea.code,
+            Bill.kwh,
+            Bill.period_start,
+            Bill.period_end,
+        )
+        .select_from(Bill)
+        .join(Account, Account.id == Bill.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+    ).where(
+        Bill.period_start == period_start,
+        Bill.status != "cancelled",
+        Account.tariff_code.in_(list(tariff_codes)),
+    )
+    frame = pd.DataFrame(
+        session.execute(stmt).tuples().all(),
+        columns=[
+            "account_id",
+            "customer_class",
+            "tariff_code",
+            "zone",
+            "transformer_area",
+            "kwh",
+            "period_start",
+            "period_end",
+        ],
+    ).drop_duplicates("account_id")
+    frame = frame[~frame["account_id"].isin(list(exclude))]
+    frame["kwh"] = frame["kwh"].astype("float64")
+    span = pd.to_datetime(frame["period_end"]) - pd.to_datetime(frame["period_start"])
+    frame["days"] = span.dt.days + 1
+    return frame.drop(columns=["account_id", "period_start", "period_end"])
 
 
 def cycle_dates(session: Session, cycle_ids: list[int]) -> dict[int, tuple[date, date]]:
@@ -151,10 +264,6 @@ def bill_ids(session: Session, bill_nos: list[str]) -> list[int]:
     return [found[n] for n in bill_nos]
 
 
-def stopped_by_review(session: Session) -> int:
-    return int(session.scalar(select(func.count(Bill.id)).where(Bill.review_reasons != "")) or 0)
-
-
 def bill_by_no(session: Session, bill_no: str) -> Bill | None:
     return session.scalar(select(Bill).where(Bill.bill_no == bill_no))
 
@@ -171,3 +280,90 @@ def issued_bill_frame(session: Session) -> pd.DataFrame:
         session.execute(stmt).tuples().all(),
         columns=["account_no", "bill_no", "total_minor", "bill_date", "due_date"],
     )
+
+
+def latest_revisions(session: Session, cycle_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per account with bills in ``cycle_ids``: (highest revision, that bill's id)."""
+    latest: dict[int, tuple[int, int]] = {}
+    stmt = select(Bill.account_id, Bill.revision, Bill.id).where(Bill.cycle_id.in_(cycle_ids))
+    for account_id, revision, bill_id in session.execute(stmt).tuples():
+        if account_id not in latest or revision > latest[account_id][0]:
+            latest[account_id] = (revision, bill_id)
+    return latest
+
+
+def review_reasons(session: Session) -> list[str]:
+    """The reasons of every bill review stopped, whatever was decided since."""
+    return list(session.scalars(select(Bill.review_reasons).where(Bill.review_reasons != "")))
+
+
+def held_bills(session: Session) -> list[tuple[Bill, str]]:
+    """Bills waiting in review, with their account numbers, oldest first."""
+    stmt = (
+        select(Bill, Account.account_no)
+        .join(Account, Account.id == Bill.account_id)
+        .where(Bill.status == "in_review")
+        .order_by(Bill.period_start, Bill.bill_no)
+    )
+    return [(bill, str(no)) for bill, no in session.execute(stmt).tuples()]
+
+
+def lines_of(session: Session, bill_id: int) -> list[BillLine]:
+    return list(
+        session.scalars(select(BillLine).where(BillLine.bill_id == bill_id).order_by(BillLine.seq))
+    )
+
+
+def bills_of_account(session: Session, account_id: int, limit: int = 12) -> list[Bill]:
+    """The account's latest bills (every revision and status), newest first."""
+    stmt = (
+        select(Bill)
+        .where(Bill.account_id == account_id)
+        .order_by(Bill.period_start.desc(), Bill.revision.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def issued_bills_between(session: Session, account_id: int, first: date, last: date) -> list[Bill]:
+    """The account's issued bills whose period starts in [first, last], oldest first."""
+    stmt = (
+        select(Bill)
+        .where(
+            Bill.account_id == account_id,
+            Bill.status == "issued",
+            Bill.period_start >= first,
+            Bill.period_start <= last,
+        )
+        .order_by(Bill.period_start)
+    )
+    return list(session.scalars(stmt))
+
+
+def live_bill_of(session: Session, account_id: int, cycle_id: int) -> Bill | None:
+    stmt = select(Bill).where(
+        Bill.account_id == account_id, Bill.cycle_id == cycle_id, Bill.status != "cancelled"
+    )
+    return session.scalar(stmt)
+
+
+def next_revision(session: Session, account_id: int, cycle_id: int) -> int:
+    stmt = select(func.max(Bill.revision)).where(
+        Bill.account_id == account_id, Bill.cycle_id == cycle_id
+    )
+    latest = session.scalar(stmt)
+    return 0 if latest is None else int(latest) + 1
+
+
+def account_by_no(session: Session, account_no: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.account_no == account_no))
+
+
+def acts_on(session: Session, bill_nos: Collection[str]) -> list[AuditEvent]:
+    """Audit events on the bills ``bill_nos``, oldest first."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "bill", AuditEvent.object_key.in_(list(bill_nos)))
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return list(session.scalars(stmt))

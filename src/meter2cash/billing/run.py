@@ -3,18 +3,20 @@
 Determinants for every account of a month are computed in one engine query (intervals
 for interval meters, register deltas for the rest); rating is the pure tariff functions;
 bills and lines are written in bulk. Bills that pass review are ``approved``; the others
-wait ``in_review`` for a person.
+wait ``in_review`` for a person. :func:`price_accounts` is the pricing path of one period for
+any set of accounts — the whole cycle here, one account in a rebill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import insert
@@ -24,16 +26,20 @@ from meter2cash.billing import repository
 from meter2cash.billing.cycles import MonthPeriod, ensure_cycles
 from meter2cash.billing.determinants import interval_determinants, register_determinants
 from meter2cash.billing.models import Bill, BillLine
-from meter2cash.billing.review import BillFacts, review
+from meter2cash.billing.review import DEFAULT_LIMITS, ReviewLimits, review
+from meter2cash.core.calendar import HolidayCalendar
 from meter2cash.core.clock import Clock
 from meter2cash.core.money import energy, to_minor
 from meter2cash.core.timezones import local_day_bounds
 from meter2cash.engines import BatchEngine
+from meter2cash.holidays.repository import utility_calendar
 from meter2cash.tariffs.rating import Determinants, RatedBill, TierContext, rate
-from meter2cash.tariffs.schema import DAY_TYPES, TOU_PERIODS, TariffDocument, tou_slot_table
+from meter2cash.tariffs.schema import TOU_PERIODS, TariffDocument, tou_slot_table
 from meter2cash.tariffs.service import store_tariffs
 
 REGISTER_PERIODS = {"A+1": "sharp", "A+2": "peak", "A+3": "flat", "A+4": "valley"}
+FEW_ACCOUNTS = 5000
+"""Up to this many accounts, history queries name them; beyond, they read every account."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +52,14 @@ class BillRunReport:
     amount_minor: int
 
 
-def day_types(first: date, last: date) -> pa.Table:
-    """Local calendar of the period: workday or weekend (public holidays: a later issue)."""
+def day_types(first: date, last: date, calendar: HolidayCalendar) -> pa.Table:
+    """Local calendar of the period: workday, weekend or public holiday (adjusted workdays
+    count as workdays)."""
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     return pa.table(
         {
             "local_date": pa.array(days, pa.date32()),
-            "day_type": [DAY_TYPES[1] if d.weekday() >= 5 else DAY_TYPES[0] for d in days],
+            "day_type": pa.array(calendar.day_types(days).tolist(), pa.string()),
         }
     )
 
@@ -111,6 +118,7 @@ def compute_determinants(
     meters: pd.DataFrame,
     tariffs: Mapping[str, TariffDocument],
     period: MonthPeriod,
+    calendar: HolidayCalendar,
 ) -> dict[str, Determinants]:
     """Determinants per account_no; accounts without the reads to bill are left out.
 
@@ -148,7 +156,7 @@ def compute_determinants(
             engine.measurements("intervals", period.period_start, period.period_end),
             engine.table("interval_periods", _periods(interval_meters, period)),
             engine.table("tou_slots", _tou_slots(tariffs, period.period_start)),
-            engine.table("calendar", day_types(period.period_start, period.period_end)),
+            engine.table("calendar", day_types(period.period_start, period.period_end, calendar)),
         )
         curves = {row["account_no"]: row for row in engine.to_arrow(expr).to_pylist()}
 
@@ -190,15 +198,148 @@ def compute_determinants(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class PricedBill:
+    """One account's period rated under its tariff, with review's reasons to hold it."""
+
+    account_id: int
+    account_no: str
+    route_id: int
+    tariff_version_id: int
+    currency: str
+    multiplier: int
+    determinants: Determinants
+    rated: RatedBill
+    review_reasons: str = ""
+
+
+def price_accounts(
+    session: Session,
+    clock: Clock,
+    engine: BatchEngine,
+    tariffs: Mapping[str, TariffDocument],
+    period: MonthPeriod,
+    meters: pd.DataFrame,
+    limits: ReviewLimits = DEFAULT_LIMITS,
+) -> list[PricedBill]:
+    """Determinants, rating and review of ``meters``' accounts (rows of
+    :func:`repository.billable_meters`) for ``period``, from the current reads, tariffs and
+    multipliers; accounts without the reads to bill are left out."""
+    version_ids = store_tariffs(session, clock, tariffs)
+    determinants = compute_determinants(engine, meters, tariffs, period, utility_calendar(session))
+    few = list(meters["account_id"]) if len(meters) <= FEW_ACCOUNTS else None
+    tier_year = date(period.period_start.year, 1, 1)
+    before = repository.kwh_billed_since(session, tier_year, period.period_start, few)
+    priced: list[PricedBill] = []
+    for row in meters.itertuples(index=False):
+        det = determinants.get(row.account_no)
+        if det is None:
+            continue
+        doc = tariffs[row.tariff_code]
+        version = doc.version_on(period.period_start)
+        ctx = TierContext(kwh_before_in_tier_year=Decimal(str(before.get(row.account_id, 0) or 0)))
+        priced.append(
+            PricedBill(
+                account_id=row.account_id,
+                account_no=row.account_no,
+                route_id=row.route_id,
+                tariff_version_id=version_ids[(doc.code, version.version)],
+                currency=doc.currency,
+                multiplier=int(row.multiplier),
+                determinants=det,
+                rated=rate(version, det, ctx),
+            )
+        )
+    reasons = _review(session, period, meters, priced, limits)
+    return [replace(p, review_reasons=r) for p, r in zip(priced, reasons, strict=True)]
+
+
+def _review(
+    session: Session,
+    period: MonthPeriod,
+    meters: pd.DataFrame,
+    priced: list[PricedBill],
+    limits: ReviewLimits,
+) -> list[str]:
+    if not priced:
+        return []
+    account_ids = [p.account_id for p in priced]
+    few = account_ids if len(account_ids) <= FEW_ACCOUNTS else None
+    places = repository.account_places(session, account_ids).set_index("account_id")
+    accounts = meters.set_index("account_id")
+    closed = places["closed_on"].reindex(account_ids)
+    bills = pd.DataFrame(
+        {
+            "account_id": account_ids,
+            "customer_class": accounts["customer_class"].reindex(account_ids).to_numpy(),
+            "tariff_code": accounts["tariff_code"].reindex(account_ids).to_numpy(),
+            "zone": places["zone"].reindex(account_ids).to_numpy(),
+            "transformer_area": places["transformer_area"].reindex(account_ids).to_numpy(),
+            "active": (closed.isna() | (closed > period.period_end)).to_numpy(),
+            "days": period.days,
+            "kwh": [float(p.rated.kwh_total) for p in priced],
+            "total": [float(p.rated.total) for p in priced],
+            "estimated": [p.determinants.estimated for p in priced],
+            "multiplier": [p.multiplier for p in priced],
+            "max_demand_kw": [
+                np.nan
+                if p.determinants.max_demand_kw is None
+                else float(p.determinants.max_demand_kw)
+                for p in priced
+            ],
+        }
+    )
+    history = repository.recent_bills(session, period.period_start, account_ids=few)
+    peers = repository.period_peers(
+        session, period.period_start, set(bills["tariff_code"]), account_ids
+    )
+    return list(review(bills, history, peers, limits))
+
+
+def bill_row(
+    priced: PricedBill,
+    cycle_id: int,
+    bill_date: date,
+    due_date: date,
+    revision: int = 0,
+    replaces_bill_id: int | None = None,
+) -> dict[str, object]:
+    """The bill record of ``priced``: ``approved``, or ``in_review`` when review held it."""
+    det = priced.determinants
+    return {
+        "bill_no": f"{det.period_start:%Y%m}-{priced.account_no}-{revision}",
+        "account_id": priced.account_id,
+        "cycle_id": cycle_id,
+        "revision": revision,
+        "tariff_version_id": priced.tariff_version_id,
+        "period_start": det.period_start,
+        "period_end": det.period_end,
+        "kwh": priced.rated.kwh_total,
+        "max_demand_kw": det.max_demand_kw,
+        "multiplier": priced.multiplier,
+        "total_minor": to_minor(priced.rated.total),
+        "currency": priced.currency,
+        "estimated": det.estimated,
+        "status": "in_review" if priced.review_reasons else "approved",
+        "bill_date": bill_date,
+        "due_date": due_date,
+        "replaces_bill_id": replaces_bill_id,
+        "review_reasons": priced.review_reasons,
+    }
+
+
 def bill_month(
     session: Session,
     clock: Clock,
     engine: BatchEngine,
     tariffs: Mapping[str, TariffDocument],
     period: MonthPeriod,
+    limits: ReviewLimits = DEFAULT_LIMITS,
 ) -> BillRunReport:
-    """Bill every billable account for ``period`` that has no live bill yet."""
-    version_ids = store_tariffs(session, clock, tariffs)
+    """Bill every billable account for ``period`` that has no live bill yet.
+
+    An account whose bill was rejected gets the next revision, replacing it.
+    """
     cycles = ensure_cycles(session, period)
     meters = repository.billable_meters(session, period.period_start, period.period_end)
     if meters.empty:
@@ -207,70 +348,31 @@ def bill_month(
     meters = meters[~meters["account_id"].isin(done)]
     if meters.empty:
         return BillRunReport(period, 0, 0, 0, 0, 0)
-    determinants = compute_determinants(engine, meters, tariffs, period)
-    tier_year = date(period.period_start.year, 1, 1)
-    before = repository.kwh_billed_since(session, tier_year, period.period_start)
-    history = repository.recent_kwh(session, period.period_start)
+    priced = price_accounts(session, clock, engine, tariffs, period, meters, limits)
     dates = repository.cycle_dates(session, list(cycles.values()))
-
-    bills: list[dict[str, object]] = []
-    rated: list[RatedBill] = []
-    in_review = 0
-    for row in meters.itertuples(index=False):
-        det = determinants.get(row.account_no)
-        if det is None:
-            continue
-        doc = tariffs[row.tariff_code]
-        version = doc.version_on(period.period_start)
-        ctx = TierContext(kwh_before_in_tier_year=Decimal(str(before.get(row.account_id, 0) or 0)))
-        result = rate(version, det, ctx)
-        reasons = review(
-            BillFacts(
-                customer_class=row.customer_class,
-                kwh=result.kwh_total,
-                total=result.total,
-                estimated=det.estimated,
-                history_kwh=[Decimal(str(k)) for k in history.get(row.account_id, [])],
-            )
-        )
-        in_review += bool(reasons)
-        cycle_id = cycles[row.route_id]
-        bill_date, due_date = dates[cycle_id]
-        bills.append(
-            {
-                "bill_no": f"{period.period_start:%Y%m}-{row.account_no}-0",
-                "account_id": row.account_id,
-                "cycle_id": cycle_id,
-                "revision": 0,
-                "tariff_version_id": version_ids[(doc.code, version.version)],
-                "period_start": period.period_start,
-                "period_end": period.period_end,
-                "kwh": result.kwh_total,
-                "max_demand_kw": det.max_demand_kw,
-                "total_minor": to_minor(result.total),
-                "currency": doc.currency,
-                "estimated": det.estimated,
-                "status": "in_review" if reasons else "approved",
-                "bill_date": bill_date,
-                "due_date": due_date,
-                "review_reasons": "; ".join(reasons),
-            }
-        )
-        rated.append(result)
-    _insert_bills(session, bills, rated)
+    rejected = repository.latest_revisions(session, list(cycles.values()))
+    bills = []
+    for p in priced:
+        cycle_id = cycles[p.route_id]
+        revision, replaces = rejected.get(p.account_id, (-1, None))
+        bills.append(bill_row(p, cycle_id, *dates[cycle_id], revision + 1, replaces))
+    insert_bills(session, bills, [p.rated for p in priced])
     return BillRunReport(
         period=period,
         accounts=len(meters),
         billed=len(bills),
-        in_review=in_review,
+        in_review=sum(bool(p.review_reasons) for p in priced),
         unbillable=len(meters) - len(bills),
-        amount_minor=sum(to_minor(r.total) for r in rated),
+        amount_minor=sum(to_minor(p.rated.total) for p in priced),
     )
 
 
-def _insert_bills(session: Session, bills: list[dict[str, object]], rated: list[RatedBill]) -> None:
+def insert_bills(
+    session: Session, bills: list[dict[str, object]], rated: list[RatedBill]
+) -> list[int]:
+    """Insert bills and their lines in bulk; returns the new bill ids in order."""
     if not bills:
-        return
+        return []
     session.execute(insert(Bill), bills)
     ids = repository.bill_ids(session, [str(b["bill_no"]) for b in bills])
     lines = [
@@ -289,3 +391,4 @@ def _insert_bills(session: Session, bills: list[dict[str, object]], rated: list[
     ]
     if lines:
         session.execute(insert(BillLine), lines)
+    return ids

@@ -154,6 +154,10 @@ def demo(
                     "bills stopped for review (复核)",
                     f"{bills.stopped:,} ({bills.stopped / max(computed, 1):.2%})",
                 ),
+                *(
+                    (f"  stopped by {rule}", f"{n:,} ({n / max(computed, 1):.2%})")
+                    for rule, n in bills.stopped_by_rule.items()
+                ),
                 ("bills issued (发行)", f"{status.bills_issued:,}"),
                 ("amount billed", yuan(status.amount_billed)),
                 ("payments posted", f"{payments.posted:,}"),

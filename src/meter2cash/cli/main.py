@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from meter2cash.billing import issue as billing_issue
-from meter2cash.billing import repository as bill_repository
+from meter2cash.cli import bill as bill_command
+from meter2cash.cli import calendar as calendar_command
 from meter2cash.cli import demo as demo_command
 from meter2cash.cli import dlt645 as dlt645_command
 from meter2cash.cli import headend as headend_command
 from meter2cash.cli import mqtt as mqtt_command
+from meter2cash.cli import tariff as tariff_command
 from meter2cash.cli import vee as vee_command
-from meter2cash.cli.output import console, errors, print_json, table, yuan
+from meter2cash.cli import weather as weather_command
+from meter2cash.cli.output import console, errors, print_json, table
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
@@ -25,14 +27,14 @@ from meter2cash.db.migrate import upgrade_database
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
 from meter2cash.ledger.service import aging, trial_balance
-from meter2cash.tariffs.loader import load_catalogue, load_tariff_file
 from meter2cash.workspace import Workspace, open_workspace, today
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from meter2cash.vee.edit_files import EditFileReport
     from meter2cash.vee.editing import EditReport
-    from meter2cash.vee.queue import RerunReport
+    from meter2cash.vee.rerun import RerunReport
 
 app = typer.Typer(
     name="m2c",
@@ -45,21 +47,19 @@ db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 vee_app = typer.Typer(
     help="Validation, estimation and editing of meter data.", no_args_is_help=True
 )
-bill_app = typer.Typer(help="Bill runs, review (复核) and issue (发行).", no_args_is_help=True)
-review_app = typer.Typer(help="Bills held for review.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The receivables ledger.", no_args_is_help=True)
 pay_app = typer.Typer(help="Payments.", no_args_is_help=True)
-tariff_app = typer.Typer(help="Tariffs (电价).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(vee_app, name="vee")
-app.add_typer(bill_app, name="bill")
-bill_app.add_typer(review_app, name="review")
+app.add_typer(bill_command.app, name="bill")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(pay_app, name="pay")
-app.add_typer(tariff_app, name="tariff")
+app.add_typer(tariff_command.app, name="tariff")
 app.add_typer(headend_command.app, name="headend")
 app.add_typer(dlt645_command.app, name="dlt645")
 app.add_typer(mqtt_command.app, name="mqtt")
+app.add_typer(calendar_command.app, name="calendar")
+app.add_typer(weather_command.app, name="weather")
 app.command("demo")(demo_command.demo)
 app.command("simulate")(demo_command.simulate_command)
 app.command("collect")(demo_command.collect_command)
@@ -102,93 +102,6 @@ def vee_run(
             sorted(chain.by_rule.items(), key=lambda kv: -kv[1]),
         )
     )
-
-
-@bill_app.command("run")
-def bill_run(
-    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Bill every account for one month (determinants, rating, review)."""
-    from meter2cash.billing.cycles import month_period
-    from meter2cash.spine import bill
-
-    try:
-        year, mon = (int(p) for p in month.split("-"))
-        period = month_period(year, mon)
-    except ValueError as exc:
-        raise InputError(f"--month {month!r} is not YYYY-MM") from exc
-    with workspace() as ws:
-        report = bill(ws, period)
-    data = {
-        "period_start": period.period_start.isoformat(),
-        "accounts": report.accounts,
-        "billed": report.billed,
-        "in_review": report.in_review,
-        "unbillable": report.unbillable,
-        "amount": str(from_minor(report.amount_minor)),
-    }
-    if as_json:
-        print_json(data)
-    else:
-        console.print(table(f"bill run {month}", ["measure", "value"], list(data.items())))
-
-
-@bill_app.command("issue")
-def bill_issue() -> None:
-    """Issue (发行) every approved bill to the ledger."""
-    from meter2cash.spine import issue
-
-    with workspace() as ws:
-        report = issue(ws)
-    console.print(f"issued {report.issued} bills, {yuan(from_minor(report.amount_minor))}")
-
-
-@review_app.command("list")
-def review_list(as_json: JsonFlag = False, limit: int = 50) -> None:
-    """Bills held for review, with the reasons."""
-    with workspace() as ws, unit_of_work(ws.records) as session:
-        held = bill_repository.bills_with_status(session, "in_review")
-        rows = [
-            (b.bill_no, f"{b.kwh:.2f}", yuan(from_minor(b.total_minor)), b.review_reasons)
-            for b in held
-        ]
-    if as_json:
-        print_json(
-            [dict(zip(["bill_no", "kwh", "amount", "reasons"], r, strict=True)) for r in rows]
-        )
-        return
-    console.print(
-        table(f"bills in review ({len(rows)})", ["bill", "kWh", "amount", "why"], rows[:limit])
-    )
-
-
-def _decide(bill_no: str, reason: str, actor: str, approve: bool) -> None:
-    with workspace() as ws, unit_of_work(ws.records) as session:
-        bill = billing_issue.decide(
-            session, ws.clock, bill_no, approve=approve, actor=actor, reason=reason
-        )
-        console.print(f"bill {bill.bill_no} is now {bill.status}")
-
-
-@review_app.command("approve")
-def review_approve(
-    bill_no: str,
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
-    actor: Annotated[str, typer.Option(help="Who decides.")] = "billing-clerk",
-) -> None:
-    """Approve a held bill; `m2c bill issue` then posts it."""
-    _decide(bill_no, reason, actor, approve=True)
-
-
-@review_app.command("reject")
-def review_reject(
-    bill_no: str,
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
-    actor: Annotated[str, typer.Option(help="Who decides.")] = "billing-clerk",
-) -> None:
-    """Reject a held bill (it is cancelled; re-bill after fixing the reads)."""
-    _decide(bill_no, reason, actor, approve=False)
 
 
 @pay_app.command("simulate")
@@ -298,26 +211,6 @@ def status_command(as_json: JsonFlag = False) -> None:
     console.print(table("status", ["measure", "value"], list(s.as_json().items())))
 
 
-@tariff_app.command("check")
-def tariff_check(path: Path) -> None:
-    """Validate a tariff file (YAML) and list its versions."""
-    doc = load_tariff_file(path)
-    console.print(
-        f"{doc.code} {doc.name}: "
-        + ", ".join(f"v{v.version} from {v.effective_from}" for v in doc.versions)
-    )
-
-
-@tariff_app.command("list")
-def tariff_list() -> None:
-    """The tariffs in the shipped catalogue."""
-    rows = [
-        (code, doc.customer_class, doc.name, len(doc.versions))
-        for code, doc in sorted(load_catalogue().items())
-    ]
-    console.print(table("tariff catalogue", ["code", "class", "name", "versions"], rows))
-
-
 MeterOption = Annotated[str, typer.Option("--meter", help="Meter number.")]
 ChannelOption = Annotated[
     str,
@@ -335,14 +228,38 @@ ActorOption = Annotated[str, typer.Option("--actor", help="Who acts (kept in the
 
 @vee_app.command("edit")
 def vee_edit(
-    meter: MeterOption,
-    channel: ChannelOption,
-    at: AtOption,
-    value: Annotated[
-        str, typer.Option("--value", help="New value [kWh as the meter shows it, or kvarh].")
-    ],
-    reason: ReasonOption,
     actor: ActorOption,
+    meter: Annotated[str | None, typer.Option("--meter", help="Meter number.")] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel", help="Register (A+, A+1…A+4, A-) or interval channel (kWh, kvarh)."
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="The read's instant or the interval's start: ISO 8601 with an offset."
+        ),
+    ] = None,
+    value: Annotated[
+        str | None,
+        typer.Option("--value", help="New value [kWh as the meter shows it, or kvarh]."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="CSV of edits: meter_no, channel, timestamp, value[, reason]; checked whole, "
+            "then applied as one.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="Why (kept in the audit log); with --file, for blank reasons."
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -351,16 +268,46 @@ def vee_edit(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Replace a read or interval value; raw and every earlier version are kept."""
-    from meter2cash.vee import editing
+    """Replace a read or interval value, or a file of them; raw and every earlier version
+    are kept."""
+    from meter2cash.cli.output import progress
+    from meter2cash.vee import edit_files, editing
 
+    single = {"--meter": meter, "--channel": channel, "--at": at, "--value": value}
+    if file is not None:
+        given = [name for name, v in single.items() if v is not None]
+        if given:
+            raise InputError(f"--file and {', '.join(given)} do not go together", "give one")
+        with workspace() as ws, unit_of_work(ws.records) as session:
+            report = edit_files.edit_file(
+                session,
+                ws.clock,
+                ws.batch,
+                file,
+                reason=reason,
+                actor=actor,
+                force=force,
+                progress=edit_files.no_progress if as_json else progress,
+            )
+        _print_edit_file(report, as_json)
+        return
+    if meter is None or channel is None or at is None or value is None:
+        absent = [name for name, v in single.items() if v is None]
+        raise InputError(f"missing {', '.join(absent)}", "name one point, or give --file")
     amount = editing.parse_value(value)
     with workspace() as ws, unit_of_work(ws.records) as session:
         point = editing.locate(session, ws.clock, meter, channel, at)
-        report = editing.edit(
-            session, ws.clock, ws.store, point, amount, reason=reason, actor=actor, force=force
+        act = editing.edit(
+            session,
+            ws.clock,
+            ws.batch,
+            point,
+            amount,
+            reason=reason or "",
+            actor=actor,
+            force=force,
         )
-    _print_act(report, ws.store.tz, as_json)
+    _print_act(act, ws.store.tz, as_json)
 
 
 @vee_app.command("approve")
@@ -377,7 +324,7 @@ def vee_approve(
 
     with workspace() as ws, unit_of_work(ws.records) as session:
         point = editing.locate(session, ws.clock, meter, channel, at)
-        report = editing.approve(session, ws.clock, ws.store, point, reason=reason, actor=actor)
+        report = editing.approve(session, ws.clock, ws.batch, point, reason=reason, actor=actor)
     _print_act(report, ws.store.tz, as_json)
 
 
@@ -387,7 +334,7 @@ def vee_history(
 ) -> None:
     """Every version of one read or interval (raw, estimated, edited), its findings and acts."""
     from meter2cash.vee import editing
-    from meter2cash.vee.queue import local_text
+    from meter2cash.vee.points import local_text
 
     with workspace() as ws, unit_of_work(ws.records) as session:
         point = editing.locate(session, ws.clock, meter, channel, at)
@@ -492,7 +439,7 @@ def vee_resolve(
         raise InputError(f"finding id {finding_id!r} is not a number", "see `m2c vee queue`")
     with workspace() as ws, unit_of_work(ws.records) as session:
         report = queue.resolve(
-            session, ws.clock, ws.store, int(finding_id), reason=reason, actor=actor
+            session, ws.clock, ws.batch, int(finding_id), reason=reason, actor=actor
         )
     if as_json:
         print_json(report.as_json())
@@ -541,17 +488,17 @@ def _finding_ids(ids: list[int], shown: int = 8) -> str:
     return f"findings {head}, … {ids[-1]} ({len(ids)} in all)"
 
 
-def _print_rerun(rerun: RerunReport | None) -> None:
+def _print_rerun(rerun: RerunReport | None, *, with_meter: bool = False) -> None:
     if rerun is None:
         return
-    if rerun.ran_vee:
-        console.print(
-            f"VEE re-ran over {rerun.first}…{rerun.last}: {rerun.reestimated} estimates redone, "
-            f"{rerun.estimated} gaps estimated, {len(rerun.cleared)} findings no longer hold, "
-            f"{rerun.new_open} new exceptions"
-        )
-        if rerun.cleared:
-            console.print(f"cleared {_finding_ids(rerun.cleared)}")
+    meter = f" {rerun.meter_no}" if with_meter else ""
+    console.print(
+        f"VEE re-ran{meter} over {rerun.first}…{rerun.last}: "
+        f"{rerun.reestimated} estimates redone, {rerun.estimated} gaps estimated, "
+        f"{len(rerun.cleared)} findings no longer hold, {rerun.new_open} new exceptions"
+    )
+    if rerun.cleared:
+        console.print(f"cleared {_finding_ids(rerun.cleared)}")
     for bill_no in rerun.bills_to_review:
         console.print(f"bill {bill_no} put back to review: its reads changed")
     for bill_no in rerun.bills_to_rebill:
@@ -559,6 +506,20 @@ def _print_rerun(rerun: RerunReport | None) -> None:
             f"[yellow]bill {bill_no} is issued and its reads changed: it needs a rebill "
             "(cancel and re-issue, 退补)[/]"
         )
+
+
+def _print_edit_file(report: EditFileReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.as_json())
+        return
+    console.print(
+        f"{report.path}: {report.rows} rows, {report.edited} edited, "
+        f"{report.unchanged} already held their value"
+    )
+    if report.resolved:
+        console.print(f"resolved {_finding_ids(report.resolved)}")
+    for rerun in report.reruns:
+        _print_rerun(rerun, with_meter=True)
 
 
 def _day(text: str, option: str) -> date:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import Account, Customer, Zone
 from meter2cash.billing.models import Bill
-from meter2cash.ledger.journal import CHART, RECEIVABLE, EntryDraft
+from meter2cash.ledger.journal import CHART, RECEIVABLE, EntryDraft, Leg
 from meter2cash.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
 
 
@@ -213,3 +213,42 @@ def payment_totals(session: Session) -> tuple[int, int]:
         select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount_minor), 0))
     ).one()
     return int(count), int(amount)
+
+
+def entry_by_source(
+    session: Session, source_type: str, source_key: str
+) -> tuple[int, EntryDraft] | None:
+    """The stored entry of a source with its legs as posted, and its id; None if absent."""
+    entry = session.scalar(
+        select(JournalEntry).where(
+            JournalEntry.source_type == source_type, JournalEntry.source_key == source_key
+        )
+    )
+    if entry is None:
+        return None
+    legs = session.execute(
+        select(LedgerAccount.code, Posting.amount_minor, Posting.account_id, Posting.bill_id)
+        .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+        .where(Posting.entry_id == entry.id)
+        .order_by(Posting.id)
+    ).tuples()
+    return entry.id, EntryDraft(
+        source_type=entry.source_type,
+        source_key=entry.source_key,
+        booked_on=entry.booked_on,
+        description=entry.description,
+        legs=tuple(
+            Leg(code, amount, account_id, bill_id) for code, amount, account_id, bill_id in legs
+        ),
+        reverses_entry_id=entry.reverses_entry_id,
+    )
+
+
+def bill_receivable(session: Session, bill_id: int) -> int:
+    """What the bill's customer still owes on it [fen]: its receivable postings' sum."""
+    stmt = (
+        select(func.coalesce(func.sum(Posting.amount_minor), 0))
+        .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+        .where(LedgerAccount.code == RECEIVABLE, Posting.bill_id == bill_id)
+    )
+    return int(session.scalar(stmt) or 0)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from meter2cash.core.calendar import CHINA, DAY_TYPES
 from meter2cash.core.errors import InputError
 from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.measurements.schema import (
@@ -26,7 +27,7 @@ from meter2cash.measurements.schema import (
     DELIVERED_INTERVALS,
     DELIVERED_REGISTER_READS,
 )
-from meter2cash.simulator import calendar, payers
+from meter2cash.simulator import payers
 from meter2cash.simulator.grid import Grid, build_grid
 from meter2cash.simulator.loads import (
     RESIDENTIAL,
@@ -150,7 +151,7 @@ class SimulatedUtility:
         self._grid = grid
         self._tz = zone(spec.timezone)
         self._dates = [spec.start + timedelta(days=d) for d in range(spec.days)]
-        self._day_type = calendar.day_type_index(self._dates)
+        self._day_type = CHINA.day_type_index(self._dates)
         self._temp = daily_temperature(spec.start, spec.days, _rng(spec.seed, _WEATHER))
         n = len(grid.meters)
         customers = grid.customer_count
@@ -181,7 +182,7 @@ class SimulatedUtility:
             daily = energy.sum(axis=1)
             self._true_daily[d] = daily
             to_meter = self._faults.forward_factor(d) / grid.multiplier
-            month, kind = self._dates[d].month, calendar.DAY_TYPES[self._day_type[d]]
+            month, kind = self._dates[d].month, DAY_TYPES[self._day_type[d]]
             for code, mask in programmes.items():
                 rates[d, mask] = energy[mask] @ rate_onehot(month, kind, str(code))
             rates[d] *= to_meter[:, None]
@@ -258,7 +259,7 @@ class SimulatedUtility:
 
     def day_types(self) -> pd.DataFrame:
         """local_date, day_type ('workday' | 'weekend' | 'holiday') of the simulated days."""
-        kinds = np.array(calendar.DAY_TYPES)[self._day_type]
+        kinds = np.array(DAY_TYPES)[self._day_type]
         return pd.DataFrame({"local_date": self._dates, "day_type": kinds})
 
     # Energy -------------------------------------------------------------------------------

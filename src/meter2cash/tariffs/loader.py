@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from meter2cash.core.errors import TariffError
 from meter2cash.tariffs.schema import COMPONENT_KINDS, FieldProblem, TariffDocument
+from meter2cash.tariffs.urdb import looks_like_urdb, parse_urdb
 
 CATALOGUE_PACKAGE = "meter2cash.tariffs"
 CATALOGUE_DIR = "catalogue"
@@ -44,6 +45,7 @@ _FIXES: dict[str, str] = {
     "union_tag_not_found": f"add kind: one of {', '.join(COMPONENT_KINDS)}",
     "greater_than_equal": "prices and amounts are non-negative",
     "greater_than": "give a positive value",
+    "less_than_equal": "give at most the maximum shown",
     "literal_error": "use one of the listed values",
     "date_from_datetime_parsing": "write the date as YYYY-MM-DD",
     "date_parsing": "write the date as YYYY-MM-DD",
@@ -126,6 +128,42 @@ def load_tariff_file(path: str | Path) -> TariffDocument:
             f"{path}: cannot read ({exc})", "check the path and encoding (UTF-8)"
         ) from exc
     return parse_tariff(text, str(path))
+
+
+def load_tariff_or_urdb(path: str | Path) -> tuple[TariffDocument, tuple[str, ...]]:
+    """The tariff in ``path``: our YAML, or a URDB JSON record (told apart by content).
+
+    Also returns what a URDB import could not honour (``"field: why"``; empty for YAML).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TariffError(
+            f"{path}: cannot read ({exc})", "check the path and encoding (UTF-8)"
+        ) from exc
+    if looks_like_urdb(text):
+        imported = parse_urdb(text, str(path))
+        return imported.document, imported.not_honoured
+    return parse_tariff(text, str(path)), ()
+
+
+class _FlowRowsDumper(yaml.SafeDumper):
+    """Writes lists of plain values (a schedule row, a month list) on one line."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(item, dict | list) for item in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_FlowRowsDumper.add_representer(list, _represent_list)
+
+
+def dump_tariff(document: TariffDocument) -> str:
+    """``document`` as tariff YAML that :func:`parse_tariff` reads back unchanged."""
+    data = document.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_FlowRowsDumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def load_catalogue() -> dict[str, TariffDocument]:

@@ -15,19 +15,35 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from meter2cash.core.errors import TariffError
-from meter2cash.core.money import quantize_money
+from meter2cash.core.money import KWH_PLACES, quantize_money
+from meter2cash.tariffs.demand import (
+    DemandHistory,
+    contract_demand_split,
+    high_use_demand_price,
+    peak_demand_before,
+    percent_of,
+)
 from meter2cash.tariffs.schema import (
     TOU_PERIODS,
+    BlockTier,
     DemandCharge,
     EnergyTier,
+    EnergyTierUnit,
     FixedCharge,
     FundItem,
     Funds,
+    HouseholdSize,
     IncrementTier,
+    MinimumCharge,
+    MonthlyDemand,
+    PeriodEnergy,
     PfAdjustment,
+    SeasonalBounds,
     TariffVersion,
     TieredEnergy,
     TierIncrement,
+    TierTable,
+    TouDemand,
     TouEnergy,
 )
 
@@ -40,7 +56,11 @@ class Determinants:
     """What a billing period measured, multiplier applied.
 
     ``kwh_by_period`` keys are TOU periods (``sharp``, ``peak``, ``flat``, ``valley``,
-    ``deep_valley``); it may be empty for a tariff without TOU prices.
+    ``deep_valley``); it may be empty for a tariff without TOU prices. The numbered periods of
+    an hourly schedule (``energy_periods``, ``demand_tou``) key ``kwh_by_schedule_period`` and
+    ``max_demand_kw_by_period``; a period absent from the billing period is absent there.
+    ``contracted_kva`` is the contracted capacity (变压器容量 plus high-voltage motors);
+    ``contract_demand_kw`` the contract demand (合同最大需量) declared for the period.
     """
 
     period_start: date  # local date, inclusive
@@ -51,6 +71,9 @@ class Determinants:
     max_demand_kw: Decimal | None = None  # [kW]
     contracted_kva: Decimal | None = None  # [kVA]
     estimated: bool = False
+    kwh_by_schedule_period: Mapping[int, Decimal] = field(default_factory=dict)  # [kWh]
+    max_demand_kw_by_period: Mapping[int, Decimal] = field(default_factory=dict)  # [kW]
+    contract_demand_kw: Decimal | None = None  # [kW] 合同最大需量 for the period
 
     def __post_init__(self) -> None:
         if self.period_end < self.period_start:
@@ -63,26 +86,43 @@ class Determinants:
             "kvarh_total": self.kvarh_total,
             "max_demand_kw": self.max_demand_kw,
             "contracted_kva": self.contracted_kva,
+            "contract_demand_kw": self.contract_demand_kw,
         } | {f"kwh_by_period[{p}]": kwh for p, kwh in self.kwh_by_period.items()}
+        quantities |= {
+            f"kwh_by_schedule_period[{p}]": kwh for p, kwh in self.kwh_by_schedule_period.items()
+        } | {f"max_demand_kw_by_period[{p}]": kw for p, kw in self.max_demand_kw_by_period.items()}
         for name, value in quantities.items():
             if value is not None and value < 0:
                 raise TariffError(f"{name} is negative ({value})", "rate import energy only")
 
+    @property
+    def days(self) -> int:
+        """Local days billed, both ends included."""
+        return (self.period_end - self.period_start).days + 1
+
 
 @dataclass(frozen=True)
 class TierContext:
-    """Where the period sits in its tier year.
+    """Where the period sits in its tier year, and the household tiers are sized for.
 
     ``kwh_before_in_tier_year`` [kWh] was billed earlier in the tier year (annual tiers only);
-    ``tier_year_fraction`` [1] scales every tier bound (proration; 1 for a whole tier year).
+    ``tier_year_fraction`` [1] scales every tier bound (proration; 1 for a whole tier year);
+    ``household_persons`` [persons] is the registered household size, ``None`` when none is
+    on file (the tariff's base bounds apply, as for a household that has not applied).
     """
 
     kwh_before_in_tier_year: Decimal = ZERO
     tier_year_fraction: Decimal = Decimal(1)
+    household_persons: int | None = None
 
     def __post_init__(self) -> None:
         if self.kwh_before_in_tier_year < 0:
             raise TariffError("kwh_before_in_tier_year is negative", "pass the kWh billed so far")
+        if self.household_persons is not None and self.household_persons < 1:
+            raise TariffError(
+                f"household_persons is {self.household_persons}",
+                "pass the registered household size (at least 1) or None",
+            )
         if not 0 < self.tier_year_fraction <= 1:
             raise TariffError(
                 f"tier_year_fraction {self.tier_year_fraction} is outside (0, 1]",
@@ -142,6 +182,30 @@ def kwh_by_tier(
     return tuple(parts)
 
 
+def tier_bounds(
+    bounds: Sequence[Decimal | None],
+    month: int,
+    seasons: Sequence[SeasonalBounds] = (),
+    household: HouseholdSize | None = None,
+    persons: int | None = None,
+) -> list[Decimal | None]:
+    """Cumulative tier bounds [kWh] in force in ``month`` for a household of ``persons``.
+
+    A season naming ``month`` replaces the closed bounds; a household above the base size
+    raises every closed bound by the allowance per extra person. Example: bounds 200 / 400,
+    100 kWh per person above 4 counting at most 1, 6 persons → 300 / 500.
+    """
+    season = next((s for s in seasons if month in s.months), None)
+    closed: Sequence[Decimal | None] = bounds[:-1] if season is None else season.up_to_kwh
+    raise_kwh = ZERO
+    if household is not None and persons is not None:
+        extra = max(persons - household.base_persons, 0)
+        if household.max_extra_persons is not None:
+            extra = min(extra, household.max_extra_persons)
+        raise_kwh = extra * household.kwh_per_extra_person
+    return [None if b is None else b + raise_kwh for b in closed] + [bounds[-1]]
+
+
 def tiered_energy_charge(
     kwh: Decimal, tiers: Sequence[EnergyTier], kwh_before: Decimal = ZERO
 ) -> Decimal:
@@ -165,6 +229,54 @@ def tier_increment_charge(
     """
     split = kwh_by_tier(kwh, [t.up_to_kwh for t in tiers], kwh_before)
     return sum((q * t.increment for q, t in zip(split, tiers, strict=True)), ZERO)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbered periods: blocks on the month's total, spread by share (URDB / NREL SAM)
+
+
+def tier_bound_scale(unit: EnergyTierUnit, max_demand_kw: Decimal | None, days: int) -> Decimal:
+    """Factor turning block bounds in ``unit`` into kWh for one billing period.
+
+    ``kWh/kW`` bounds (hours use) scale by the period's maximum demand [kW], ``…/day`` bounds
+    by the ``days`` billed. Example: 300 kWh/kW at 120 kW → a 36,000 kWh block.
+    """
+    scale = Decimal(days) if unit.endswith("/day") else Decimal(1)
+    if unit.startswith("kWh/kW"):
+        if max_demand_kw is None:
+            raise TariffError(
+                f"the tariff's blocks are in {unit} but the determinants have no maximum demand",
+                "supply max_demand_kw from the interval data or the demand register",
+            )
+        scale *= max_demand_kw
+    return scale
+
+
+def kwh_by_period_tier(
+    kwh_by_period: Mapping[int, Decimal],
+    bounds_by_period: Mapping[int, Sequence[Decimal | None]],
+) -> dict[tuple[int, int], Decimal]:
+    """Energy [kWh] of each (period, block): blocks bound the total, each period takes its share.
+
+    A period's bounds split the total energy of all periods; the period's kWh in block ``t``
+    is that block's energy × the period's share of the total (NREL SAM Utilityrate5, OpenEI
+    URDB). Example: 600 kWh total, block 1 ≤ 500; a period with 150 kWh gets 125 kWh in
+    block 1 and 25 kWh in block 2.
+    """
+    total = sum(kwh_by_period.values(), ZERO)
+    split: dict[tuple[int, int], Decimal] = {}
+    if not total:
+        return split
+    for period, kwh in kwh_by_period.items():
+        for tier, block in enumerate(kwh_by_tier(total, bounds_by_period[period])):
+            split[period, tier] = kwh * block / total
+    return split
+
+
+def block_charge(quantity: Decimal, tiers: Sequence[BlockTier]) -> Decimal:
+    """Charge [currency, unrounded] of ``quantity`` [kW or kWh] over cumulative blocks."""
+    split = kwh_by_tier(quantity, [t.up_to for t in tiers])
+    return sum((q * t.price for q, t in zip(split, tiers, strict=True)), ZERO)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +421,17 @@ def pf_adjustment_rate(pf: Decimal, standard: Decimal) -> Decimal:
 # ---------------------------------------------------------------------------------------------
 # The composer
 
-_PF_BASE_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "tier_increment", "demand"})
+_PF_BASE_KINDS: Final = frozenset(
+    {
+        "energy_tiered",
+        "energy_tou",
+        "tier_increment",
+        "energy_periods",
+        "demand",
+        "demand_monthly",
+        "demand_tou",
+    }
+)
 _TOU_NAMES: Final = {
     "sharp": "尖峰",
     "peak": "高峰",
@@ -322,8 +444,16 @@ _TOU_NAMES: Final = {
 def _bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str:
     per = "年" if period == "annual" else "月"
     if upper is None:
-        return f">{lower} kWh/{per}"
+        return "不分档" if lower is None else f">{lower} kWh/{per}"
     return f"≤{upper} kWh/{per}" if lower is None else f"{lower}–{upper} kWh/{per}"
+
+
+def _prorated(bound: Decimal | None, fraction: Decimal) -> Decimal | None:
+    """A prorated tier bound [kWh] as printed: to 0.0001 kWh, trailing zeros dropped."""
+    if bound is None:
+        return None
+    text = f"{(bound * fraction).quantize(KWH_PLACES):f}"
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def _tier_lines(
@@ -337,12 +467,14 @@ def _tier_lines(
     money: Callable[[Decimal], Decimal],
 ) -> list[RatedLine]:
     before = ctx.kwh_before_in_tier_year if period == "annual" else ZERO
-    split = kwh_by_tier(kwh, bounds, before, ctx.tier_year_fraction)
+    fraction = ctx.tier_year_fraction
+    split = kwh_by_tier(kwh, bounds, before, fraction)
+    shown = bounds if fraction == 1 else [_prorated(b, fraction) for b in bounds]
     lines: list[RatedLine] = []
     for index, (quantity, price) in enumerate(zip(split, prices, strict=True)):
         if quantity and (price or kind == "energy_tiered"):
-            lower = bounds[index - 1] if index else None
-            text = _bound_text(lower, bounds[index], period)
+            lower = shown[index - 1] if index else None
+            text = _bound_text(lower, shown[index], period)
             lines.append(
                 RatedLine(
                     kind,
@@ -356,12 +488,20 @@ def _tier_lines(
     return lines
 
 
-def rate(version: TariffVersion, det: Determinants, ctx: TierContext) -> RatedBill:
+def rate(
+    version: TariffVersion,
+    det: Determinants,
+    ctx: TierContext,
+    demand_history: DemandHistory | None = None,
+) -> RatedBill:
     """Rate one billing period's determinants under a tariff version.
 
     Lines follow the order of the version's components; each is quantised per the version's
     rounding rule and ``total`` [yuan] is their sum. The PF adjustment applies to the quantised
-    energy and demand lines (funds and fixed charges excluded) and is itself quantised.
+    energy and demand lines (funds and fixed charges excluded) and is itself quantised. A
+    minimum charge tops the sum of every other line up to the minimum (a fixed charge counts
+    toward it, as in NREL SAM). ``demand_history`` is needed only by a demand ratchet (an empty
+    history for an account without earlier bills).
     """
 
     def money(amount: Decimal) -> Decimal:
@@ -369,25 +509,42 @@ def rate(version: TariffVersion, det: Determinants, ctx: TierContext) -> RatedBi
 
     sections: list[list[RatedLine]] = []
     adjustment: tuple[int, PfAdjustment] | None = None
+    minimum: tuple[int, MinimumCharge] | None = None
     for component in version.components:
         match component:
             case PfAdjustment():
                 adjustment = (len(sections), component)
                 sections.append([])
+            case MinimumCharge():
+                minimum = (len(sections), component)
+                sections.append([])
             case _:
-                sections.append(_component_lines(component, det, ctx, money))
+                sections.append(_component_lines(component, det, ctx, demand_history, money))
     if adjustment is not None:
         index, pf_component = adjustment
         base = sum((ln.amount for s in sections for ln in s if ln.kind in _PF_BASE_KINDS), ZERO)
         sections[index] = _pf_lines(pf_component, det, base, money)
+    if minimum is not None:
+        index, minimum_component = minimum
+        billed = sum((ln.amount for s in sections for ln in s), ZERO)
+        sections[index] = _minimum_lines(minimum_component, det, billed, money)
     lines = tuple(line for section in sections for line in section)
     return RatedBill(lines, sum((ln.amount for ln in lines), ZERO), det.kwh_total)
 
 
 def _component_lines(
-    component: FixedCharge | TieredEnergy | TouEnergy | TierIncrement | DemandCharge | Funds,
+    component: FixedCharge
+    | TieredEnergy
+    | TouEnergy
+    | TierIncrement
+    | PeriodEnergy
+    | DemandCharge
+    | MonthlyDemand
+    | TouDemand
+    | Funds,
     det: Determinants,
     ctx: TierContext,
+    history: DemandHistory | None,
     money: Callable[[Decimal], Decimal],
 ) -> list[RatedLine]:
     match component:
@@ -403,7 +560,7 @@ def _component_lines(
                 )
             ]
         case FixedCharge():
-            days = Decimal((det.period_end - det.period_start).days + 1)
+            days = Decimal(det.days)
             return [
                 RatedLine(
                     "fixed",
@@ -415,7 +572,7 @@ def _component_lines(
                 )
             ]
         case TieredEnergy():
-            bounds = [t.up_to_kwh for t in component.tiers]
+            bounds = _bounds_in_force(component, det, ctx)
             prices = [t.price for t in component.tiers]
             return _tier_lines(
                 "energy_tiered",
@@ -428,7 +585,7 @@ def _component_lines(
                 money,
             )
         case TierIncrement():
-            bounds = [t.up_to_kwh for t in component.tiers]
+            bounds = _bounds_in_force(component, det, ctx)
             prices = [t.increment for t in component.tiers]
             return _tier_lines(
                 "tier_increment",
@@ -455,10 +612,38 @@ def _component_lines(
                 for p in TOU_PERIODS
                 if det.kwh_by_period.get(p)
             ]
-        case DemandCharge(basis="max_demand_kw"):
-            return [_demand_line(det.max_demand_kw, "kW", "最大需量", component, money)]
+        case PeriodEnergy():
+            return _period_energy_lines(component, det, money)
+        case MonthlyDemand():
+            if det.max_demand_kw is None:
+                raise TariffError(
+                    "the tariff bills monthly maximum demand but the determinants have none",
+                    "supply max_demand_kw from the interval data or the demand register",
+                )
+            season = component.months[det.period_end.month - 1]
+            return _block_lines(
+                "demand_monthly",
+                f"demand (season {season})",
+                det.max_demand_kw,
+                "kW",
+                component.seasons[season - 1],
+                money,
+            )
+        case TouDemand():
+            return [
+                line
+                for period, kw in sorted(det.max_demand_kw_by_period.items())
+                for line in _block_lines(
+                    "demand_tou",
+                    f"demand period {period}",
+                    kw,
+                    "kW",
+                    component.periods[period - 1],
+                    money,
+                )
+            ]
         case DemandCharge():
-            return [_demand_line(det.contracted_kva, "kVA", "合同容量", component, money)]
+            return _demand_lines(component, det, history, money)
         case Funds():
             charges = fund_charges(det.kwh_total, component.items)
             return [
@@ -475,20 +660,166 @@ def _component_lines(
             ]
 
 
-def _demand_line(
-    demand: Decimal | None,
-    unit: str,
+def _block_text(tiers: Sequence[BlockTier], index: int, unit: str) -> str:
+    lower = tiers[index - 1].up_to if index else None
+    upper = tiers[index].up_to
+    if upper is None:
+        return "" if lower is None else f" (>{lower} {unit})"
+    return f" (≤{upper} {unit})" if lower is None else f" ({lower}–{upper} {unit})"
+
+
+def _block_lines(
+    kind: str,
     label: str,
-    component: DemandCharge,
+    quantity: Decimal,
+    unit: str,
+    table: TierTable,
     money: Callable[[Decimal], Decimal],
-) -> RatedLine:
-    if demand is None:
-        raise TariffError(
-            f"the tariff bills demand by {component.basis} but the determinants have none",
-            f"supply {component.basis} for this service point",
+) -> list[RatedLine]:
+    split = kwh_by_tier(quantity, [t.up_to for t in table.tiers])
+    several = len(table.tiers) > 1
+    return [
+        RatedLine(
+            kind,
+            f"{label}{f' tier {i + 1}' if several else ''}{_block_text(table.tiers, i, unit)}",
+            q,
+            unit,
+            tier.price,
+            money(q * tier.price),
         )
-    amount = money(demand_charge(demand, component.price))
-    return RatedLine("demand", f"基本电费 ({label})", demand, unit, component.price, amount)
+        for i, (q, tier) in enumerate(zip(split, table.tiers, strict=True))
+        if q
+    ]
+
+
+def _period_energy_lines(
+    component: PeriodEnergy, det: Determinants, money: Callable[[Decimal], Decimal]
+) -> list[RatedLine]:
+    unpriced = sorted(p for p in det.kwh_by_schedule_period if p > len(component.periods))
+    if unpriced:
+        raise TariffError(
+            f"energy in period {unpriced[0]} that the tariff does not price",
+            "check the schedule used to build the determinants",
+        )
+    scale = tier_bound_scale(component.tier_unit, det.max_demand_kw, det.days)
+    bounds = {
+        p: [None if t.up_to is None else t.up_to * scale for t in component.periods[p - 1].tiers]
+        for p in det.kwh_by_schedule_period
+    }
+    split = kwh_by_period_tier(det.kwh_by_schedule_period, bounds)
+    lines: list[RatedLine] = []
+    for (period, index), kwh in sorted(split.items()):
+        if not kwh:
+            continue
+        tiers = component.periods[period - 1].tiers
+        several = len(tiers) > 1
+        tier = f" tier {index + 1}{_block_text(tiers, index, component.tier_unit)}"
+        price = tiers[index].price
+        lines.append(
+            RatedLine(
+                "energy_periods",
+                f"energy period {period}{tier if several else ''}",
+                kwh.quantize(KWH_PLACES),
+                "kWh",
+                price,
+                money(kwh * price),
+            )
+        )
+    return lines
+
+
+def _minimum_lines(
+    component: MinimumCharge,
+    det: Determinants,
+    billed: Decimal,
+    money: Callable[[Decimal], Decimal],
+) -> list[RatedLine]:
+    days = Decimal(1) if component.per == "month" else Decimal(det.days)
+    shortfall = money(days * component.amount) - billed
+    if shortfall <= 0:
+        return []
+    return [RatedLine("minimum", component.name, days, component.per, component.amount, shortfall)]
+
+
+def _bounds_in_force(
+    component: TieredEnergy | TierIncrement, det: Determinants, ctx: TierContext
+) -> list[Decimal | None]:
+    return tier_bounds(
+        [t.up_to_kwh for t in component.tiers],
+        det.period_end.month,
+        component.seasonal_bounds,
+        component.household,
+        ctx.household_persons,
+    )
+
+
+def _required(value: Decimal | None, name: str, why: str) -> Decimal:
+    if value is None:
+        raise TariffError(f"{why} but the determinants have no {name}", f"supply {name}")
+    return value
+
+
+def _demand_lines(
+    component: DemandCharge,
+    det: Determinants,
+    history: DemandHistory | None,
+    money: Callable[[Decimal], Decimal],
+) -> list[RatedLine]:
+    """The basic-charge lines: billing demand (floor, ratchet, contract excess) × price."""
+    why = f"the tariff bills demand by {component.basis}"
+    if component.basis == "contracted_kva":
+        kva = _required(det.contracted_kva, "contracted_kva", why)
+        amount = money(demand_charge(kva, component.price))
+        return [RatedLine("demand", "基本电费 (合同容量)", kva, "kVA", component.price, amount)]
+    actual = _required(det.max_demand_kw, "max_demand_kw", why)
+    floors: list[tuple[Decimal, str]] = []
+    if component.floor_percent_of_capacity is not None:
+        kva = _required(det.contracted_kva, "contracted_kva", "the tariff has a demand floor")
+        percent = component.floor_percent_of_capacity
+        floors.append((percent_of(kva, percent), f"容量 {kva} kVA × {percent}%"))
+    if component.ratchet is not None:
+        if history is None:
+            raise TariffError(
+                "the tariff has a demand ratchet but no demand history was passed",
+                "pass DemandHistory with the earlier months' maximum demands (empty if none)",
+            )
+        rule = component.ratchet
+        peak = peak_demand_before(history, det.period_end, rule.months)
+        floors.append(
+            (percent_of(peak, rule.percent), f"前 {rule.months} 月最高 {peak} kW × {rule.percent}%")
+        )
+    price, notes = component.price, []
+    if component.high_use_discount is not None:
+        discount = component.high_use_discount
+        kva = _required(det.contracted_kva, "contracted_kva", "the tariff has the 526 discount")
+        price = high_use_demand_price(price, det.kwh_total, kva, discount)
+        if price != component.price:
+            notes.append(f"≥ {discount.kwh_per_kva} kWh/kVA, 电价 × {discount.price_percent}%")
+    if component.excess is None:
+        billed, reason = max([(actual, ""), *floors], key=lambda floor: floor[0])
+        label = f"最大需量 {actual} kW, 按{reason}" if reason else "最大需量"
+        return [_demand_line(billed, [label, *notes], price, money)]
+    declared = _required(det.contract_demand_kw, "contract_demand_kw", why)
+    contract, reason = max([(declared, ""), *floors], key=lambda floor: floor[0])
+    label = f"合同最大需量 {declared} kW, 按{reason}" if reason else "合同最大需量"
+    above = component.excess.above_percent
+    billed, excess = contract_demand_split(actual, contract, above)
+    if not excess:
+        return [_demand_line(billed, [label, *notes], price, money)]
+    excess_price = price * component.excess.multiplier
+    return [
+        _demand_line(billed, [label, f"{above}% 以内", *notes], price, money),
+        _demand_line(
+            excess, [f"实际 {actual} kW 超过合同 {above}% 部分", *notes], excess_price, money
+        ),
+    ]
+
+
+def _demand_line(
+    demand: Decimal, notes: Sequence[str], price: Decimal, money: Callable[[Decimal], Decimal]
+) -> RatedLine:
+    text = "; ".join(notes)
+    return RatedLine("demand", f"基本电费 ({text})", demand, "kW", price, money(demand * price))
 
 
 def _pf_lines(

@@ -3,7 +3,9 @@
 A tariff (电价) has versions; each version is a list of *components* — fixed charge, tiered
 energy, TOU energy, tier increments, demand (基本电费), power-factor adjustment (力调电费) and
 funds (政府性基金及附加) — so a new kind of charge is a new component, not a new tariff shape.
-Prices are :class:`~decimal.Decimal` yuan; energies are kWh.
+US-style components (from OpenEI URDB) price numbered periods on 12×24 hourly schedules:
+``energy_periods``, ``demand_monthly``, ``demand_tou`` and ``minimum``. Prices are
+:class:`~decimal.Decimal` in the tariff's currency (yuan by default); energies are kWh.
 
 A TOU schedule gives each period its local hours as half-open ``[start, end)`` ranges (whole
 hours ``0``–``24`` or quoted ``"HH:MM"`` on the quarter hour). The base ``periods`` apply to
@@ -257,16 +259,76 @@ class FixedCharge(_Frozen):
     name: str = "固定费"
 
 
+class SeasonalBounds(_Frozen):
+    """Tier bounds [kWh per month] that replace the tiers' own in some ``months`` (e.g. a
+    larger summer block); one bound per tier but the open-ended last."""
+
+    months: tuple[Month, ...] = Field(min_length=1)
+    up_to_kwh: tuple[Positive, ...] = Field(min_length=1)
+
+
+class HouseholdSize(_Frozen):
+    """Tier bounds raised for large households (多人口家庭).
+
+    Every bound rises by ``kwh_per_extra_person`` [kWh per tier period] for each person above
+    ``base_persons``, counting at most ``max_extra_persons`` (1 gives the usual step rule:
+    households of ``base_persons + 1`` or more get one raise).
+    """
+
+    base_persons: int = Field(ge=1)
+    kwh_per_extra_person: Positive
+    max_extra_persons: int | None = Field(default=None, ge=1)
+
+
+def _check_tier_rules(
+    bounds: Sequence[Decimal | None], period: TierPeriod, seasons: Sequence[SeasonalBounds]
+) -> None:
+    """Seasonal bounds: monthly tiers only, one bound per closed tier, rising, each month once."""
+    claimed: dict[int, int] = {}
+    for index, season in enumerate(seasons):
+        path: Path = ("seasonal_bounds", index)
+        if period != "monthly":
+            raise FieldProblem(
+                path, "seasonal bounds need monthly tiers", "set period: monthly or drop them"
+            )
+        if len(season.up_to_kwh) != len(bounds) - 1:
+            raise FieldProblem(
+                (*path, "up_to_kwh"),
+                f"gives {len(season.up_to_kwh)} bounds for {len(bounds)} tiers",
+                f"give {len(bounds) - 1} bounds, one per tier but the open-ended last",
+            )
+        for position in range(1, len(season.up_to_kwh)):
+            if season.up_to_kwh[position] <= season.up_to_kwh[position - 1]:
+                raise FieldProblem(
+                    (*path, "up_to_kwh", position),
+                    f"bound {season.up_to_kwh[position]} kWh is not above the previous one",
+                    "list the bounds in rising order",
+                )
+        for month in season.months:
+            if month in claimed:
+                raise FieldProblem(
+                    (*path, "months"),
+                    f"month {month} is already in seasonal_bounds[{claimed[month]}]",
+                    "give each month to one season",
+                )
+            claimed[month] = index
+
+
 class TieredEnergy(_Frozen):
-    """Energy priced in blocks (阶梯电价) counted over a tier year or a month."""
+    """Energy priced in blocks (阶梯电价) counted over a tier year or a month, the bounds
+    optionally seasonal (monthly tiers) and raised for large households."""
 
     kind: Literal["energy_tiered"]
     period: TierPeriod
     tiers: tuple[EnergyTier, ...] = Field(min_length=1)
+    seasonal_bounds: tuple[SeasonalBounds, ...] = ()
+    household: HouseholdSize | None = None
 
     @model_validator(mode="after")
     def _tiers_rise(self) -> TieredEnergy:
-        _check_bounds([t.up_to_kwh for t in self.tiers], "up_to_kwh")
+        bounds = [t.up_to_kwh for t in self.tiers]
+        _check_bounds(bounds, "up_to_kwh")
+        _check_tier_rules(bounds, self.period, self.seasonal_bounds)
         return self
 
 
@@ -283,19 +345,123 @@ class TierIncrement(_Frozen):
     kind: Literal["tier_increment"]
     period: TierPeriod
     tiers: tuple[IncrementTier, ...] = Field(min_length=1)
+    seasonal_bounds: tuple[SeasonalBounds, ...] = ()
+    household: HouseholdSize | None = None
 
     @model_validator(mode="after")
     def _tiers_rise(self) -> TierIncrement:
-        _check_bounds([t.up_to_kwh for t in self.tiers], "up_to_kwh")
+        bounds = [t.up_to_kwh for t in self.tiers]
+        _check_bounds(bounds, "up_to_kwh")
+        _check_tier_rules(bounds, self.period, self.seasonal_bounds)
         return self
 
 
+def _check_percent(value: Decimal) -> Decimal:
+    if not 0 <= value <= 100:
+        raise FieldProblem((), f"{value} % is outside 0–100", "give a percentage from 0 to 100")
+    return value
+
+
+Percent = Annotated[Decimal, AfterValidator(_check_percent)]
+
+
+def _check_tolerance(value: Decimal) -> Decimal:
+    if value < 100:
+        raise FieldProblem(
+            (), f"{value} % is below the contract itself", 'give 100 or more, e.g. "105"'
+        )
+    return value
+
+
+def _check_multiplier(value: Decimal) -> Decimal:
+    if value < 1:
+        raise FieldProblem(
+            (), f"multiplier {value} would discount the excess", 'give ≥ 1, e.g. "2"'
+        )
+    return value
+
+
+class ContractExcess(_Frozen):
+    """Billing by contract demand (按合同最大需量): the contract demand is billed in full; actual
+    demand above ``above_percent`` [%] of it is billed at ``multiplier`` × the price.
+
+    发改办价格〔2016〕1583号: 105 %, double (超过 105% 部分的基本电费加一倍收取).
+    """
+
+    above_percent: Annotated[Decimal, AfterValidator(_check_tolerance)]
+    multiplier: Annotated[Decimal, AfterValidator(_check_multiplier)]
+
+
+class HighUseDiscount(_Frozen):
+    """The demand price at ``price_percent`` [%] in a month whose kWh per kVA of contracted
+    capacity reaches ``kwh_per_kva`` [kWh/kVA] (发改价格〔2023〕526号: 260, 90 %)."""
+
+    kwh_per_kva: Positive
+    price_percent: Percent
+
+
+class DemandRatchet(_Frozen):
+    """Billing demand at least ``percent`` [%] of the highest actual maximum demand [kW] of the
+    ``months`` bill months before this one."""
+
+    percent: Percent
+    months: int = Field(ge=1, le=36)
+
+
+DemandBasis = Literal["max_demand_kw", "contract_demand_kw", "contracted_kva"]
+
+
 class DemandCharge(_Frozen):
-    """Two-part basic charge (基本电费) [yuan/kW-month or yuan/kVA-month]."""
+    """Two-part basic charge (基本电费) [yuan/kW-month or yuan/kVA-month].
+
+    ``basis``: actual maximum demand (按实际最大需量), contract demand (按合同最大需量, needs
+    ``excess``) or contracted capacity (按变压器容量). Demand bases may add a floor at
+    ``floor_percent_of_capacity`` [%] of the contracted kVA (read as kW) and the
+    ``high_use_discount``; the actual-demand basis may add a ``ratchet``.
+    """
 
     kind: Literal["demand"]
-    basis: Literal["max_demand_kw", "contracted_kva"]
+    basis: DemandBasis
     price: NonNegative
+    excess: ContractExcess | None = None
+    floor_percent_of_capacity: Percent | None = None
+    high_use_discount: HighUseDiscount | None = None
+    ratchet: DemandRatchet | None = None
+
+    @model_validator(mode="after")
+    def _rules_fit_basis(self) -> DemandCharge:
+        contract = self.basis == "contract_demand_kw"
+        if contract and self.excess is None:
+            raise FieldProblem(
+                ("excess",),
+                "contract-demand billing needs its excess rule",
+                'add excess: {above_percent: "105", multiplier: "2"}',
+            )
+        if not contract and self.excess is not None:
+            raise FieldProblem(
+                ("excess",), f"an excess rule with basis {self.basis}", "use contract_demand_kw"
+            )
+        if self.basis == "contracted_kva":
+            for name in ("floor_percent_of_capacity", "high_use_discount"):
+                if getattr(self, name) is not None:
+                    raise FieldProblem(
+                        (name,),
+                        "applies to demand billing, not to billing by capacity",
+                        "use basis max_demand_kw or contract_demand_kw, or drop it",
+                    )
+        if self.ratchet is not None and self.basis != "max_demand_kw":
+            raise FieldProblem(
+                ("ratchet",),
+                f"a ratchet with basis {self.basis}",
+                "ratchets apply to actual maximum demand: use basis max_demand_kw",
+            )
+        return self
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether any billing-demand or price rule beyond demand × price applies."""
+        rules = (self.excess, self.floor_percent_of_capacity, self.high_use_discount)
+        return any(rule is not None for rule in (*rules, self.ratchet))
 
 
 PF_STANDARDS: Final = (Decimal("0.90"), Decimal("0.85"), Decimal("0.80"))
@@ -342,8 +508,149 @@ class Funds(_Frozen):
         return self
 
 
+# ---------------------------------------------------------------------------------------------
+# Numbered periods on an hourly schedule (OpenEI URDB, NREL SAM)
+
+PeriodNumber = Annotated[int, Field(ge=1)]
+HOURS_PER_DAY: Final = 24
+
+
+def _check_matrix(rows: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+    if len(rows) != len(MONTHS):
+        raise FieldProblem((), f"has {len(rows)} rows", "give 12 rows, one per month Jan–Dec")
+    for month, hours in enumerate(rows):
+        if len(hours) != HOURS_PER_DAY:
+            raise FieldProblem(
+                (month,), f"has {len(hours)} hours", "give 24 period numbers, hours 0–23"
+            )
+    return rows
+
+
+PeriodMatrix = Annotated[tuple[tuple[PeriodNumber, ...], ...], AfterValidator(_check_matrix)]
+
+
+class HourlySchedule(_Frozen):
+    """Numbered periods by month [12 rows] × local hour [24 columns], weekdays and weekends.
+
+    The shape of OpenEI URDB's ``energyweekdayschedule`` and friends (numbered from 1 here);
+    holidays take the weekend matrix. ``weekday[6][14] == 2``: July 14:00–15:00 is period 2.
+    """
+
+    weekday: PeriodMatrix
+    weekend: PeriodMatrix
+
+    @property
+    def periods_used(self) -> frozenset[int]:
+        """Every period number some hour of some month falls in."""
+        return frozenset(p for m in (self.weekday, self.weekend) for row in m for p in row)
+
+
+class BlockTier(_Frozen):
+    """A block up to ``up_to`` (cumulative, in the component's tier unit) at ``price``."""
+
+    up_to: Positive | None
+    price: NonNegative
+
+
+class TierTable(_Frozen):
+    """The blocks of one period (or one season), lowest first; the last is open-ended."""
+
+    tiers: tuple[BlockTier, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_rise(self) -> TierTable:
+        _check_bounds([t.up_to for t in self.tiers], "up_to")
+        return self
+
+
+def _check_numbers_priced(used: frozenset[int], count: int, path: Path, what: str) -> None:
+    unpriced = sorted(n for n in used if n > count)
+    if unpriced:
+        raise FieldProblem(
+            path,
+            f"{what} uses period {unpriced[0]} but only {count} are priced",
+            f"add {what} periods up to {max(unpriced)} or correct the schedule",
+        )
+
+
+EnergyTierUnit = Literal["kWh", "kWh/kW", "kWh/day", "kWh/kW/day"]
+
+
+class PeriodEnergy(_Frozen):
+    """Energy by numbered period with blocks on the month's total — the URDB/SAM way.
+
+    Each period's blocks bound the *month's total* energy; a period's kWh is spread over the
+    blocks by its share of that total. ``tier_unit`` scales the bounds: ``kWh/kW`` (hours use)
+    by the month's maximum demand [kW], ``…/day`` by the days billed. Periods are numbered
+    from 1 in list order. (The Chinese TOU + tier way is ``energy_tou`` + ``tier_increment``.)
+    """
+
+    kind: Literal["energy_periods"]
+    schedule: HourlySchedule
+    tier_unit: EnergyTierUnit = "kWh"
+    periods: tuple[TierTable, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_period_priced(self) -> PeriodEnergy:
+        _check_numbers_priced(
+            self.schedule.periods_used, len(self.periods), ("schedule",), "energy"
+        )
+        return self
+
+
+class MonthlyDemand(_Frozen):
+    """Maximum-demand charge [per kW-month] in kW blocks, the block table chosen by month.
+
+    ``months[m - 1]`` numbers the entry of ``seasons`` that prices month ``m`` (URDB's
+    ``flatdemandstructure`` with ``flatdemandmonths``).
+    """
+
+    kind: Literal["demand_monthly"]
+    months: tuple[PeriodNumber, ...] = Field(min_length=12, max_length=12)
+    seasons: tuple[TierTable, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_month_priced(self) -> MonthlyDemand:
+        _check_numbers_priced(frozenset(self.months), len(self.seasons), ("months",), "demand")
+        return self
+
+
+class TouDemand(_Frozen):
+    """Demand charge per numbered period [per kW-month] on each period's maximum demand."""
+
+    kind: Literal["demand_tou"]
+    schedule: HourlySchedule
+    periods: tuple[TierTable, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_period_priced(self) -> TouDemand:
+        _check_numbers_priced(
+            self.schedule.periods_used, len(self.periods), ("schedule",), "demand"
+        )
+        return self
+
+
+class MinimumCharge(_Frozen):
+    """A minimum bill of ``amount`` per month or per day billed; every other line counts."""
+
+    kind: Literal["minimum"]
+    per: Literal["month", "day"]
+    amount: NonNegative
+    name: str = "minimum charge"
+
+
 Component = Annotated[
-    FixedCharge | TieredEnergy | TouEnergy | TierIncrement | DemandCharge | PfAdjustment | Funds,
+    FixedCharge
+    | TieredEnergy
+    | TouEnergy
+    | TierIncrement
+    | PeriodEnergy
+    | DemandCharge
+    | MonthlyDemand
+    | TouDemand
+    | PfAdjustment
+    | Funds
+    | MinimumCharge,
     Field(discriminator="kind"),
 ]
 COMPONENT_KINDS: Final = (
@@ -351,10 +658,15 @@ COMPONENT_KINDS: Final = (
     "energy_tiered",
     "energy_tou",
     "tier_increment",
+    "energy_periods",
     "demand",
+    "demand_monthly",
+    "demand_tou",
     "pf_adjustment",
     "funds",
+    "minimum",
 )
+ENERGY_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "energy_periods"})
 
 # ---------------------------------------------------------------------------------------------
 # Versions and the document
@@ -387,15 +699,25 @@ class TariffVersion(_Frozen):
                     "merge it into the first; a version has one component of each kind",
                 )
             seen.add(component.kind)
-        if not seen & {"energy_tiered", "energy_tou"}:
-            raise FieldProblem(
-                ("components",), "no energy component", "add energy_tiered or energy_tou"
-            )
-        if {"energy_tiered", "energy_tou"} <= seen:
+        energy = sorted(seen & ENERGY_KINDS)
+        if not energy:
             raise FieldProblem(
                 ("components",),
-                "energy is priced twice (energy_tiered and energy_tou)",
-                "for TOU + tier use energy_tou with a tier_increment component",
+                "no energy component",
+                "add energy_tiered, energy_tou or energy_periods",
+            )
+        if len(energy) > 1:
+            raise FieldProblem(
+                ("components",),
+                f"energy is priced twice ({' and '.join(energy)})",
+                "for TOU + tier use energy_tou with tier_increment (the Chinese way) or "
+                "energy_periods with blocks per period (the URDB way)",
+            )
+        if {"energy_periods", "tier_increment"} <= seen:
+            raise FieldProblem(
+                ("components",),
+                "tier_increment with energy_periods",
+                "energy_periods carries its own blocks; drop tier_increment",
             )
         for index, component in enumerate(self.components):
             if isinstance(component, TouEnergy):

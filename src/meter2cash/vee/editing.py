@@ -4,7 +4,8 @@ Nothing is changed in place. An edit is stored as a new version of the read or i
 (quality ``edited``, source ``edit:<actor>``) above the raw value and every earlier version,
 all of which stay readable (:func:`point_history`). Every act is audited — who, when, why,
 the version before and the version after — and settles the point's findings; then what
-depends on the point is re-run (:func:`meter2cash.vee.queue.rerun`).
+depends on the point is re-run (:mod:`meter2cash.vee.rerun`). A file of edits is
+:mod:`meter2cash.vee.edit_files`.
 
 Bad input is refused with an :class:`~meter2cash.core.errors.InputError` before anything is
 written: an unknown meter or channel, a naive or future timestamp, an interval instant off
@@ -18,6 +19,7 @@ Decimal('1234.5')
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -34,21 +36,20 @@ from meter2cash.core.money import KWH_PLACES
 from meter2cash.core.timezones import local_midnight, parse_instant, to_utc
 from meter2cash.db import audit
 from meter2cash.db.audit import AuditEvent
+from meter2cash.engines.base import BatchEngine
 from meter2cash.measurements.store import MeasurementStore
+from meter2cash.vee.findings import RESOLVED, close_findings, findings_at
 from meter2cash.vee.models import VeeFinding
-from meter2cash.vee.queue import (
+from meter2cash.vee.points import (
     INTERVAL_CHANNELS,
     REGISTER_CHANNELS,
-    RESOLVED,
+    Neighbour,
     Point,
-    RerunReport,
-    close_findings,
-    findings_at,
     local_text,
     neighbours,
-    require_reason,
-    rerun,
 )
+from meter2cash.vee.queue import require_reason
+from meter2cash.vee.rerun import Change, RerunReport, rerun
 
 EDITED: Final = "edited"
 INTERVAL: Final = timedelta(minutes=15)
@@ -130,11 +131,18 @@ def check_value(value: Decimal) -> Decimal:
 
 
 def locate(
-    session: Session, clock: Clock, meter_no: str, channel: str, at: str | datetime
+    session: Session,
+    clock: Clock,
+    meter_no: str,
+    channel: str,
+    at: str | datetime,
+    *,
+    where: str = "--at",
 ) -> Point:
     """The point a person names, checked: the meter is known, the channel is a register or
     interval channel (intervals only on a meter that records them), the instant carries an
-    offset, is not in the future and, for an interval, starts a quarter-hour."""
+    offset, is not in the future and, for an interval, starts a quarter-hour. ``where``
+    names the instant's source in errors."""
     meter = session.scalar(select(Meter).where(Meter.meter_no == meter_no))
     if meter is None:
         raise InputError(f"unknown meter {meter_no!r}", "give a meter number from the records")
@@ -152,13 +160,15 @@ def locate(
             f"meter {meter_no} records no 15-minute intervals",
             "edit one of its registers (" + ", ".join(REGISTER_CHANNELS) + ")",
         )
-    ts = parse_instant(at, "--at") if isinstance(at, str) else to_utc(at, "--at")
+    ts = parse_instant(at, where) if isinstance(at, str) else to_utc(at, where)
     if ts > clock.now():
-        raise InputError(f"--at {ts.isoformat()} is in the future", "give an instant already read")
+        raise InputError(
+            f"{where} {ts.isoformat()} is in the future", "give an instant already read"
+        )
     point = Point(meter_no, channel, ts)
     if channel in INTERVAL_CHANNELS and (ts.timestamp() % INTERVAL.total_seconds()) != 0:
         raise InputError(
-            f"--at {ts.isoformat()} does not start a 15-minute interval",
+            f"{where} {ts.isoformat()} does not start a 15-minute interval",
             "give the interval's start, e.g. 10:15, not 10:20",
         )
     return point
@@ -187,10 +197,78 @@ def versions(store: MeasurementStore, point: Point) -> list[Version]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEdit:
+    """An edit checked against the store and ready to write: the point's version before
+    and the one it gets; ``forced`` when ``--force`` let a register decrease through."""
+
+    point: Point
+    value: Decimal
+    before: Version | None
+    after: Version
+    forced: bool
+
+    @property
+    def value_changed(self) -> bool:
+        return self.before is None or self.before.value != self.value
+
+
+def prepare_edit(
+    clock: Clock,
+    store: MeasurementStore,
+    point: Point,
+    value: Decimal,
+    *,
+    actor: str,
+    force: bool = False,
+    beside: tuple[Neighbour | None, Neighbour | None] = (None, None),
+) -> PreparedEdit | None:
+    """Check an edit of ``point`` to ``value`` without writing; None when the point already
+    holds ``value`` as an edit. ``beside``: values of the same channel edited with it, the
+    nearest before and after (a file of edits), which stand in for the store's reads."""
+    value = check_value(value).quantize(KWH_PLACES)
+    history = versions(store, point)
+    current = history[-1] if history else None
+    if current and current.quality == EDITED and current.value == value:
+        return None
+    read_type = _read_type(point, current, store)
+    forced = (
+        _check_monotonic(store, point, value, force=force, stored=bool(history), beside=beside)
+        if point.is_register
+        else False
+    )
+    after = Version(
+        version=(current.version + 1) if current else 0,
+        quality=EDITED,
+        value=value,
+        source=f"edit:{actor}",
+        read_type=read_type,
+        stored_at=clock.now(),
+    )
+    return PreparedEdit(point, value, current, after, forced)
+
+
+def record_edit(
+    session: Session, clock: Clock, edit: PreparedEdit, *, actor: str, reason: str
+) -> list[int]:
+    """Audit ``edit`` (``vee.edit``, before and after) and resolve its point's findings."""
+    return _record_act(
+        session,
+        clock,
+        edit.point,
+        "vee.edit",
+        actor=actor,
+        reason=reason,
+        before=edit.before.as_json() if edit.before else None,
+        after={**edit.after.as_json(), **({"forced": True} if edit.forced else {})},
+        resolution=f"edited to {edit.value}: {reason}",
+    )
+
+
 def edit(
     session: Session,
     clock: Clock,
-    store: MeasurementStore,
+    engine: BatchEngine,
     point: Point,
     value: Decimal,
     *,
@@ -206,53 +284,28 @@ def edit(
     against the real reads on either side (a rollover or meter exchange); the audit says so.
     """
     require_reason(reason, actor)
-    value = check_value(value).quantize(KWH_PLACES)
-    history = versions(store, point)
-    current = history[-1] if history else None
-    if current and current.quality == EDITED and current.value == value:
-        return EditReport("edit", point, current, current, changed=False)
-    read_type = _read_type(point, current, store)
-    forced = (
-        _check_monotonic(store, point, value, force=force, stored=bool(history))
-        if point.is_register
-        else False
-    )
-    after = Version(
-        version=(current.version + 1) if current else 0,
-        quality=EDITED,
-        value=value,
-        source=f"edit:{actor}",
-        read_type=read_type,
-        stored_at=clock.now(),
-    )
-    resolved = _record_act(
+    store = engine.store
+    prepared = prepare_edit(clock, store, point, value, actor=actor, force=force)
+    if prepared is None:
+        held = versions(store, point)[-1]
+        return EditReport("edit", point, held, held, changed=False)
+    resolved = record_edit(session, clock, prepared, actor=actor, reason=reason)
+    write_edits(store, [prepared], actor)
+    (report,) = rerun(
         session,
         clock,
-        point,
-        "vee.edit",
-        actor=actor,
-        reason=reason,
-        before=current.as_json() if current else None,
-        after={**after.as_json(), **({"forced": True} if forced else {})},
-        resolution=f"edited to {value}: {reason}",
-    )
-    _write_edit(store, point, value, read_type, actor)
-    report = rerun(
-        session,
-        clock,
-        store,
-        point,
+        engine,
+        [Change(point, prepared.value_changed)],
         actor=actor,
         why=f"edit of {point.key} by {actor}: {reason}",
-        value_changed=current is None or current.value != value,
     )
-    return EditReport("edit", point, current, after, True, resolved, report)
+    return EditReport("edit", point, prepared.before, prepared.after, True, resolved, report)
 
 
 def approve(
     session: Session,
     clock: Clock,
-    store: MeasurementStore,
+    engine: BatchEngine,
     point: Point,
     *,
     reason: str,
@@ -263,6 +316,7 @@ def approve(
     bills still say they rest on an estimate. Approving the same version twice is a no-op.
     """
     require_reason(reason, actor)
+    store = engine.store
     history = versions(store, point)
     current = history[-1] if history else None
     tz = store.tz
@@ -290,14 +344,13 @@ def approve(
         after={**current.as_json(), "approved": True},
         resolution=f"estimate approved: {reason}",
     )
-    report = rerun(
+    (report,) = rerun(
         session,
         clock,
-        store,
-        point,
+        engine,
+        [Change(point, value_changed=False)],
         actor=actor,
         why=f"approval of {point.key} by {actor}: {reason}",
-        value_changed=False,
     )
     return EditReport("approve", point, current, current, True, resolved, report)
 
@@ -443,15 +496,33 @@ def _read_type(point: Point, current: Version | None, store: MeasurementStore) -
 
 
 def _check_monotonic(
-    store: MeasurementStore, point: Point, value: Decimal, *, force: bool, stored: bool
+    store: MeasurementStore,
+    point: Point,
+    value: Decimal,
+    *,
+    force: bool,
+    stored: bool,
+    beside: tuple[Neighbour | None, Neighbour | None],
 ) -> bool:
     """Refuse a register value below the real read before it or above the one after it.
 
-    Returns True when ``force`` let a break through. A new point with no real read on either
-    side within a year is refused too: the channel is probably wrong.
+    ``beside`` (values edited with this one) stand in for the store's reads where nearer, or
+    as near. Returns True when ``force`` let a break through. A new point with no real read
+    on either side within a year is refused too: the channel is probably wrong.
     """
     tz = store.tz
-    before, after = neighbours(store, point)
+    stored_before, stored_after = neighbours(store, point)
+    given_before, given_after = beside
+    before = (
+        given_before
+        if given_before and (stored_before is None or given_before.ts >= stored_before.ts)
+        else stored_before
+    )
+    after = (
+        given_after
+        if given_after and (stored_after is None or given_after.ts <= stored_after.ts)
+        else stored_after
+    )
     if before is None and after is None and not stored:
         raise InputError(
             f"no reads of {point.meter_no}/{point.channel} within a year of "
@@ -486,15 +557,19 @@ def _approved(session: Session, point: Point, current: Version) -> bool:
     return any((e.after or {}).get("version") == current.version for e in events)
 
 
-def _write_edit(
-    store: MeasurementStore, point: Point, value: Decimal, read_type: str | None, actor: str
-) -> None:
-    columns: dict[str, Any] = {
-        "meter_no": [point.meter_no],
-        "channel": [point.channel],
-        "ts": pa.array([point.ts], pa.timestamp("us", tz="UTC")),
-        "value": pa.array([value], pa.decimal128(18, 4)),
-    }
-    if read_type is not None:
-        columns["read_type"] = [read_type]
-    store.write_versions(point.kind, pa.table(columns), quality=EDITED, source=f"edit:{actor}")
+def write_edits(store: MeasurementStore, edits: Sequence[PreparedEdit], actor: str) -> None:
+    """Store ``edits`` as new versions (quality ``edited``, source ``edit:<actor>``): one
+    write per kind."""
+    for kind, is_register in (("register_reads", True), ("intervals", False)):
+        chosen = [e for e in edits if e.point.is_register == is_register]
+        if not chosen:
+            continue
+        columns: dict[str, Any] = {
+            "meter_no": [e.point.meter_no for e in chosen],
+            "channel": [e.point.channel for e in chosen],
+            "ts": pa.array([e.point.ts for e in chosen], pa.timestamp("us", tz="UTC")),
+            "value": pa.array([e.value for e in chosen], pa.decimal128(18, 4)),
+        }
+        if is_register:
+            columns["read_type"] = [e.after.read_type for e in chosen]
+        store.write_versions(kind, pa.table(columns), quality=EDITED, source=f"edit:{actor}")

@@ -1,4 +1,5 @@
-"""Validation and estimation of daily register reads — pure, vectorised over all meters.
+"""Validation of daily register reads — pure, vectorised over all meters (estimation:
+:mod:`meter2cash.vee.daily_reads`).
 
 Input is a frame of register reads on a complete grid: one row per (meter_no, channel, ts)
 expected, sorted by those keys, with ``value`` NaN where nothing was read. Nothing here
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 MISSING: Final = "missing_read"
@@ -35,26 +35,3 @@ def flag_decreasing(grid: pd.DataFrame) -> pd.Series:
     carried = grid["value"].groupby(keys).ffill()
     previous = carried.groupby(keys).shift()
     return grid["value"].lt(previous)
-
-
-def estimate_linear(grid: pd.DataFrame) -> pd.Series:
-    """Linear interpolation in time between the nearest valid reads on both sides [kWh].
-
-    NaN where a gap is open on either side (no anchor), so no value is invented beyond
-    the data. Between two non-decreasing anchors the estimate is non-decreasing, so
-    register monotonicity and non-negative energy hold.
-    """
-    t = grid["ts"].astype("int64").to_numpy(dtype=np.float64)
-    value = grid["value"].to_numpy(dtype=np.float64)
-    valid = ~np.isnan(value)
-    keys = grid.groupby(GROUP, sort=False).ngroup().to_numpy()
-    position = np.arange(len(grid))
-    prev_pos = pd.Series(np.where(valid, position, np.nan)).groupby(keys).ffill().to_numpy()
-    next_pos = pd.Series(np.where(valid, position, np.nan)).groupby(keys).bfill().to_numpy()
-    anchored = ~valid & ~np.isnan(prev_pos) & ~np.isnan(next_pos)
-    out = np.full(len(grid), np.nan)
-    p = prev_pos[anchored].astype(np.int64)
-    n = next_pos[anchored].astype(np.int64)
-    share = (t[anchored] - t[p]) / (t[n] - t[p])
-    out[anchored] = value[p] + (value[n] - value[p]) * share
-    return pd.Series(out, index=grid.index)
