@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from meter2cash.core.errors import TariffError
-from meter2cash.tariffs.loader import dump_tariff, load_tariff_or_urdb, parse_tariff
+from meter2cash.tariffs.loader import dump_tariff, load_tariff_or_urdb, load_urdb_file, parse_tariff
 from meter2cash.tariffs.schema import MinimumCharge, MonthlyDemand, PeriodEnergy, TouDemand
-from meter2cash.tariffs.urdb import import_urdb, load_urdb_file, parse_urdb
+from meter2cash.tariffs.urdb import import_urdb, parse_urdb
 
 URDB_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "urdb"
 FLAT = [[0] * 24 for _ in range(12)]

@@ -26,7 +26,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from meter2cash.tariffs.rating import PF_ADJUSTMENT_TABLES
+from meter2cash.tariffs.rating import (
+    PF_BASE_KINDS,
+    TOU_NAMES,
+    bound_text,
+    pf_adjustment_rate,
+    pf_description,
+)
 from meter2cash.tariffs.schema import (
     TOU_PERIODS,
     DemandCharge,
@@ -47,14 +53,6 @@ PRICE_SCALE: Final = 1_000_000
 """Prices are integers of 10⁻⁶ yuan, or of a finer power of ten a price needs."""
 MAX_PRICE_SCALE: Final = 10**10
 FEN_PER_YUAN: Final = 100
-_PF_BASE_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "tier_increment", "demand"})
-_TOU_NAMES: Final = {
-    "sharp": "尖峰",
-    "peak": "高峰",
-    "flat": "平段",
-    "valley": "低谷",
-    "deep_valley": "深谷",
-}
 _LIMIT: Final = 2**62
 """Largest |product| computed in int64 before a row is left to the scalar path."""
 
@@ -153,13 +151,6 @@ def _price_int(value: Decimal) -> tuple[int, int]:
     return scaled, scale
 
 
-def _bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str:
-    per = "年" if period == "annual" else "月"
-    if upper is None:
-        return "不分档" if lower is None else f">{lower} kWh/{per}"
-    return f"≤{upper} kWh/{per}" if lower is None else f"{lower}–{upper} kWh/{per}"
-
-
 class _Pricer:
     """Column-wise rating of one tariff version over an input frame."""
 
@@ -248,7 +239,7 @@ class _Pricer:
                 lower = upper
             if not (price or kind == "energy_tiered"):
                 continue
-            text = _bound_text(bounds[index - 1] if index else None, bound, period)
+            text = bound_text(bounds[index - 1] if index else None, bound, period)
             template = self.template(
                 kind, f"{label} 第{index + 1}档 ({text})", "kWh", price, KWH_SCALE
             )
@@ -268,7 +259,7 @@ class _Pricer:
             q = np.maximum(self.col[f"kwh_{p}"], 0)
             price = c.prices[p]
             template = self.template(
-                "energy_tou", f"电度电费 {_TOU_NAMES[p]}", "kWh", price, KWH_SCALE
+                "energy_tou", f"电度电费 {TOU_NAMES[p]}", "kWh", price, KWH_SCALE
             )
             self.add(q > 0, template, q, self.times(q, _price_int(price)))
 
@@ -304,20 +295,13 @@ class _Pricer:
             exact = np.where(present, kwh / np.sqrt(kwh * kwh + kvar * kvar), 1.0) * 100
         pf100 = np.clip(np.floor(exact + 0.5).astype(np.int64), 0, 100)
         self.ok &= ~present | (np.abs(exact - np.floor(exact) - 0.5) > 1e-9)
-        table = PF_ADJUSTMENT_TABLES[c.standard]
         first = len(self.templates)
         rates = np.zeros(101, np.int64)
         for p in range(101):
-            pf = Decimal(p) / 100
-            if pf >= table.best_from:
-                percent = table.rows[table.best_from]
-            elif pf < table.floor:
-                percent = table.rows[table.floor] + 2 * (table.floor - pf) / Decimal("0.01")
-            else:
-                percent = table.rows[pf]
-            rate = percent / 100
+            pf = (Decimal(p) / 100).quantize(Decimal("0.01"))
+            rate = pf_adjustment_rate(pf, c.standard)
             rates[p] = int(rate * PRICE_SCALE)  # table rates have at most four decimals
-            text = f"力调电费 (功率因数 {pf.quantize(Decimal('0.01'))}, 标准 {c.standard})"
+            text = pf_description(pf, c.standard)
             self.template("pf_adjustment", text, "yuan", rate, FEN_PER_YUAN)
         amount = self.money(base * rates[pf100], PRICE_SCALE * FEN_PER_YUAN)
         rows = np.flatnonzero(present)
@@ -358,7 +342,7 @@ class _Pricer:
             order, component = pf
             base = np.zeros(self.n, np.int64)
             for block in self.blocks:
-                if block.kind in _PF_BASE_KINDS:
+                if block.kind in PF_BASE_KINDS:
                     base += _sum_by_row(block.rows, block.amount, self.n)
             for block in self.blocks[order:]:
                 block.order += 1

@@ -12,7 +12,7 @@ from meter2cash.billing.cycles import MonthPeriod, month_period
 from meter2cash.billing.rebill import Rebill, backbill, cancel, rebill
 from meter2cash.billing.review import count_by_rule, rules_of
 from meter2cash.cli.bill_documents import register as register_documents
-from meter2cash.cli.output import console, print_json, table, yuan
+from meter2cash.cli.output import JsonFlag, console, print_json, table, yuan
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
@@ -27,7 +27,6 @@ review_app = typer.Typer(help="Bills held for review.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 register_documents(app)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
 ActorOption = Annotated[str, typer.Option("--actor", help="Who acts (kept in the audit log).")]
 

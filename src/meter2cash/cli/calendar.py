@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from meter2cash.cli.output import console, print_json, table
+from meter2cash.cli.output import JsonFlag, console, print_json, table
 from meter2cash.core.settings import Settings
 from meter2cash.db.session import unit_of_work
 from meter2cash.holidays.repository import special_days
@@ -17,7 +17,6 @@ from meter2cash.holidays.service import load_holiday_file
 from meter2cash.workspace import open_workspace, today
 
 app = typer.Typer(help="Public holidays and adjusted workdays (调休).", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("load")

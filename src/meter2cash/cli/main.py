@@ -19,7 +19,7 @@ from meter2cash.cli import mqtt as mqtt_command
 from meter2cash.cli import tariff as tariff_command
 from meter2cash.cli import vee as vee_command
 from meter2cash.cli import weather as weather_command
-from meter2cash.cli.output import console, errors, print_json, table
+from meter2cash.cli.output import JsonFlag, console, errors, print_json, table
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
@@ -64,8 +64,6 @@ app.command("demo")(demo_command.demo)
 app.command("simulate")(demo_command.simulate_command)
 app.command("collect")(demo_command.collect_command)
 vee_app.command("estimate")(vee_command.estimate)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def workspace() -> Workspace:

@@ -7,14 +7,18 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 # Tables of money are wide: render at least 110 columns and let a narrow terminal wrap lines,
 # rather than squeezing amounts into ellipses.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+"""The ``--json`` option every command with a table offers."""
+
 console = Console(width=max(shutil.get_terminal_size((110, 24)).columns, 110))
 errors = Console(stderr=True)
 

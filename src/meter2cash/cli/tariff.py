@@ -19,9 +19,9 @@ from meter2cash.tariffs.loader import (
     load_catalogue,
     load_tariff_file,
     load_tariff_or_urdb,
+    load_urdb_file,
 )
 from meter2cash.tariffs.profile_bill import CHARGES, bill_profile
-from meter2cash.tariffs.urdb import load_urdb_file
 
 app = typer.Typer(help="Tariffs (电价).", no_args_is_help=True)
 

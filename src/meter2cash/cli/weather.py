@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from meter2cash.cli.output import console, print_json, table
+from meter2cash.cli.output import JsonFlag, console, print_json, table
 from meter2cash.core.settings import Settings
 from meter2cash.db.session import unit_of_work
 from meter2cash.weather.repository import weather_series
@@ -17,7 +17,6 @@ from meter2cash.weather.temperatures import describe
 from meter2cash.workspace import open_workspace
 
 app = typer.Typer(help="Daily mean temperature by zone (weather).", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("load")

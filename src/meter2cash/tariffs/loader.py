@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from meter2cash.core.errors import TariffError
 from meter2cash.tariffs.schema import COMPONENT_KINDS, FieldProblem, TariffDocument
-from meter2cash.tariffs.urdb import looks_like_urdb, parse_urdb
+from meter2cash.tariffs.urdb import UrdbImport, looks_like_urdb, parse_urdb
 
 CATALOGUE_PACKAGE = "meter2cash.tariffs"
 CATALOGUE_DIR = "catalogue"
@@ -118,16 +118,24 @@ def parse_tariff(text: str, source: str) -> TariffDocument:
         raise TariffError(f"{source}: {path}: {problem}{more}", fix) from exc
 
 
-def load_tariff_file(path: str | Path) -> TariffDocument:
-    """The tariff document in YAML file ``path``."""
-    path = Path(path)
+def _read(path: Path) -> str:
+    """The text of tariff file ``path`` (UTF-8), or a TariffError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TariffError(
             f"{path}: cannot read ({exc})", "check the path and encoding (UTF-8)"
         ) from exc
-    return parse_tariff(text, str(path))
+
+
+def load_tariff_file(path: str | Path) -> TariffDocument:
+    """The tariff document in YAML file ``path``."""
+    return parse_tariff(_read(Path(path)), str(path))
+
+
+def load_urdb_file(path: str | Path) -> UrdbImport:
+    """Import the URDB record in JSON file ``path``."""
+    return parse_urdb(_read(Path(path)), str(path))
 
 
 def load_tariff_or_urdb(path: str | Path) -> tuple[TariffDocument, tuple[str, ...]]:
@@ -136,12 +144,7 @@ def load_tariff_or_urdb(path: str | Path) -> tuple[TariffDocument, tuple[str, ..
     Also returns what a URDB import could not honour (``"field: why"``; empty for YAML).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TariffError(
-            f"{path}: cannot read ({exc})", "check the path and encoding (UTF-8)"
-        ) from exc
+    text = _read(path)
     if looks_like_urdb(text):
         imported = parse_urdb(text, str(path))
         return imported.document, imported.not_honoured

@@ -421,7 +421,7 @@ def pf_adjustment_rate(pf: Decimal, standard: Decimal) -> Decimal:
 # ---------------------------------------------------------------------------------------------
 # The composer
 
-_PF_BASE_KINDS: Final = frozenset(
+PF_BASE_KINDS: Final = frozenset(
     {
         "energy_tiered",
         "energy_tou",
@@ -432,7 +432,7 @@ _PF_BASE_KINDS: Final = frozenset(
         "demand_tou",
     }
 )
-_TOU_NAMES: Final = {
+TOU_NAMES: Final = {
     "sharp": "尖峰",
     "peak": "高峰",
     "flat": "平段",
@@ -441,7 +441,8 @@ _TOU_NAMES: Final = {
 }
 
 
-def _bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str:
+def bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str:
+    """How a tier's bounds [kWh] read on a bill line, e.g. ``2761–4800 kWh/年``."""
     per = "年" if period == "annual" else "月"
     if upper is None:
         return "不分档" if lower is None else f">{lower} kWh/{per}"
@@ -474,7 +475,7 @@ def _tier_lines(
     for index, (quantity, price) in enumerate(zip(split, prices, strict=True)):
         if quantity and (price or kind == "energy_tiered"):
             lower = shown[index - 1] if index else None
-            text = _bound_text(lower, shown[index], period)
+            text = bound_text(lower, shown[index], period)
             lines.append(
                 RatedLine(
                     kind,
@@ -522,7 +523,7 @@ def rate(
                 sections.append(_component_lines(component, det, ctx, demand_history, money))
     if adjustment is not None:
         index, pf_component = adjustment
-        base = sum((ln.amount for s in sections for ln in s if ln.kind in _PF_BASE_KINDS), ZERO)
+        base = sum((ln.amount for s in sections for ln in s if ln.kind in PF_BASE_KINDS), ZERO)
         sections[index] = _pf_lines(pf_component, det, base, money)
     if minimum is not None:
         index, minimum_component = minimum
@@ -603,7 +604,7 @@ def _component_lines(
             return [
                 RatedLine(
                     "energy_tou",
-                    f"电度电费 {_TOU_NAMES[p]}",
+                    f"电度电费 {TOU_NAMES[p]}",
                     det.kwh_by_period[p],
                     "kWh",
                     prices_by_period[p],
@@ -822,6 +823,11 @@ def _demand_line(
     return RatedLine("demand", f"基本电费 ({text})", demand, "kW", price, money(demand * price))
 
 
+def pf_description(pf: Decimal, standard: Decimal) -> str:
+    """The PF adjustment line's text for power factor ``pf`` under ``standard``."""
+    return f"力调电费 (功率因数 {pf}, 标准 {standard})"
+
+
 def _pf_lines(
     component: PfAdjustment,
     det: Determinants,
@@ -837,7 +843,7 @@ def _pf_lines(
         return []
     pf = power_factor(det.kwh_total, det.kvarh_total)
     adjustment_rate = pf_adjustment_rate(pf, component.standard)
-    description = f"力调电费 (功率因数 {pf}, 标准 {component.standard})"
+    description = pf_description(pf, component.standard)
     return [
         RatedLine(
             "pf_adjustment",

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -144,18 +143,6 @@ def parse_urdb(text: str, source: str) -> UrdbImport:
             "fix the JSON syntax or download the record again",
         ) from exc
     return import_urdb(urdb_record(data, source), source)
-
-
-def load_urdb_file(path: str | Path) -> UrdbImport:
-    """Import the URDB record in JSON file ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TariffError(
-            f"{path}: cannot read ({exc})", "check the path and encoding (UTF-8)"
-        ) from exc
-    return parse_urdb(text, str(path))
 
 
 def looks_like_urdb(text: str) -> bool:
