@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from meter2cash.core.errors import TariffError
 from meter2cash.tariffs.loader import load_catalogue
+from meter2cash.tariffs.power_factor import pf_adjustment_rate, power_factor
 from meter2cash.tariffs.rating import (
     Determinants,
     RatedBill,
@@ -25,8 +26,6 @@ from meter2cash.tariffs.rating import (
     demand_charge,
     fund_charges,
     kwh_by_tier,
-    pf_adjustment_rate,
-    power_factor,
     rate,
     tier_increment_charge,
     tiered_energy_charge,

@@ -178,6 +178,8 @@ def test_json_schema_describes_the_document() -> None:
             "pf_adjustment",
             "funds",
             "minimum",
+            "net_metering",
+            "tax",
         }
     )
 

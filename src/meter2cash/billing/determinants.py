@@ -153,7 +153,9 @@ def register_determinants(
         The store's current register reads: ``meter_no``, ``channel``, ``ts``, ``value``
         [kWh, as the meter shows it], ``read_type``, ``local_date``.
     periods
-        ``meter_no``, ``account_no``, ``period_start``, ``period_end``, ``multiplier``.
+        ``meter_no``, ``account_no``, ``period_start``, ``period_end``, ``multiplier`` and,
+        optionally, ``register_digits`` (the register wraps at 10^digits kWh); without it a
+        register that wrapped gives a negative delta.
     channels
         Register channels to report for every period (default :data:`REGISTER_CHANNELS`);
         pass ``("A+",)`` for meters without TOU or export registers.
@@ -164,6 +166,9 @@ def register_determinants(
     ``end_read`` [kWh, meter value, DECIMAL(18,4)], ``delta`` = (end − start) × multiplier
     [kWh] or null when a read is missing, ``missing_start`` / ``missing_end`` flags, and
     ``estimated`` when either read is a VEE estimate rather than what the meter reported.
+    With ``register_digits``, a register that rolled over counts end − start + 10^digits
+    when that is under half the register's range (999,950 → 30 on 6 digits: 80 kWh); a
+    larger drop stays negative, for review to stop.
     """
     frozen = reads.filter((reads.read_type == "daily_frozen") & reads.channel.isin(tuple(channels)))
     daily = frozen.group_by("meter_no", "channel", "local_date").aggregate(
@@ -171,9 +176,11 @@ def register_determinants(
         estimate=(frozen.quality == "estimated").argmin(frozen.ts),
     )
     wanted = ibis.literal(list(channels), type="array<string>")
+    digits = periods.register_digits if "register_digits" in periods.columns else None
     per_channel = periods.select(
         *PERIOD_KEY,
         "multiplier",
+        register_range=_quantity(ibis.null()) if digits is None else _quantity(10**digits),
         channel=wanted.unnest(),
         end_day=periods.period_end + ibis.interval(days=1),
     )
@@ -189,7 +196,15 @@ def register_determinants(
     )
     with_start = (
         per_channel.left_join(start, ["meter_no", "channel", "period_start"])
-        .select(*PERIOD_KEY, "multiplier", "channel", "end_day", "start_read", "start_estimated")
+        .select(
+            *PERIOD_KEY,
+            "multiplier",
+            "register_range",
+            "channel",
+            "end_day",
+            "start_read",
+            "start_estimated",
+        )
         .view()
     )
     both = with_start.left_join(end, ["meter_no", "channel", "end_day"])
@@ -198,9 +213,23 @@ def register_determinants(
         with_start.channel,
         start_read=_quantity(both.start_read),
         end_read=_quantity(both.end_read),
-        delta=_quantity((both.end_read - both.start_read) * both.multiplier),
+        delta=_quantity(
+            _register_advance(both.start_read, both.end_read, both.register_range) * both.multiplier
+        ),
         missing_start=both.start_read.isnull(),
         missing_end=both.end_read.isnull(),
         estimated=ibis.coalesce(both.start_estimated, False)
         | ibis.coalesce(both.end_estimated, False),
     )
+
+
+def _register_advance(
+    start: ir.DecimalValue, end: ir.DecimalValue, register_range: ir.DecimalValue
+) -> ir.DecimalValue:
+    """What a register advanced [kWh, meter value]: end − start, plus the range (10^digits,
+    null when unknown) when the register plausibly wrapped past it — the wrapped advance is
+    under half the range; a larger drop stays negative so review stops the bill."""
+    advance = end - start
+    wrapped = advance + register_range
+    plausible = (advance < 0) & (wrapped * 2 < register_range)
+    return ibis.ifelse(plausible.fill_null(False), wrapped, advance)

@@ -84,5 +84,6 @@ class BillLine(Base):
     description: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 4))
     unit: Mapped[str] = mapped_column(String(16))
-    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(18, 10))
+    """[yuan per unit]; ten decimals hold fund prices such as 0.00196875 yuan/kWh exactly."""
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -26,13 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from meter2cash.tariffs.rating import (
-    PF_BASE_KINDS,
-    TOU_NAMES,
-    bound_text,
-    pf_adjustment_rate,
-    pf_description,
-)
+from meter2cash.tariffs.power_factor import PF_BASE_KINDS, pf_adjustment_rate, pf_description
+from meter2cash.tariffs.rating import TOU_NAMES, bound_text
 from meter2cash.tariffs.schema import (
     TOU_PERIODS,
     DemandCharge,

@@ -9,9 +9,9 @@ quantised lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Final
 
 from meter2cash.core.errors import TariffError
@@ -22,6 +22,13 @@ from meter2cash.tariffs.demand import (
     high_use_demand_price,
     peak_demand_before,
     percent_of,
+)
+from meter2cash.tariffs.net_metering import export_credit, net_energy
+from meter2cash.tariffs.power_factor import (
+    PF_BASE_KINDS,
+    pf_adjustment_rate,
+    pf_description,
+    power_factor,
 )
 from meter2cash.tariffs.schema import (
     TOU_PERIODS,
@@ -36,19 +43,21 @@ from meter2cash.tariffs.schema import (
     IncrementTier,
     MinimumCharge,
     MonthlyDemand,
+    NetMetering,
     PeriodEnergy,
     PfAdjustment,
     SeasonalBounds,
     TariffVersion,
+    Tax,
     TieredEnergy,
     TierIncrement,
     TierTable,
     TouDemand,
     TouEnergy,
 )
+from meter2cash.tariffs.tax import RATE_PLACES, tax_amount, tax_rates
 
 ZERO: Final = Decimal(0)
-PF_PLACES: Final = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ class Determinants:
     an hourly schedule (``energy_periods``, ``demand_tou``) key ``kwh_by_schedule_period`` and
     ``max_demand_kw_by_period``; a period absent from the billing period is absent there.
     ``contracted_kva`` is the contracted capacity (变压器容量 plus high-voltage motors);
-    ``contract_demand_kw`` the contract demand (合同最大需量) declared for the period.
+    ``contract_demand_kw`` the contract demand (合同最大需量) declared for the period;
+    ``kwh_export_total`` the export register's delta (A−, 反向有功), ``None`` when not read.
     """
 
     period_start: date  # local date, inclusive
@@ -74,6 +84,7 @@ class Determinants:
     kwh_by_schedule_period: Mapping[int, Decimal] = field(default_factory=dict)  # [kWh]
     max_demand_kw_by_period: Mapping[int, Decimal] = field(default_factory=dict)  # [kW]
     contract_demand_kw: Decimal | None = None  # [kW] 合同最大需量 for the period
+    kwh_export_total: Decimal | None = None  # [kWh] A−
 
     def __post_init__(self) -> None:
         if self.period_end < self.period_start:
@@ -87,6 +98,7 @@ class Determinants:
             "max_demand_kw": self.max_demand_kw,
             "contracted_kva": self.contracted_kva,
             "contract_demand_kw": self.contract_demand_kw,
+            "kwh_export_total": self.kwh_export_total,
         } | {f"kwh_by_period[{p}]": kwh for p, kwh in self.kwh_by_period.items()}
         quantities |= {
             f"kwh_by_schedule_period[{p}]": kwh for p, kwh in self.kwh_by_schedule_period.items()
@@ -144,11 +156,16 @@ class RatedLine:
 
 @dataclass(frozen=True)
 class RatedBill:
-    """The rated lines of one billing period; ``total`` [yuan] is the sum of the lines."""
+    """The rated lines of one billing period; ``total`` [yuan] is the sum of the lines.
+
+    ``kwh_total`` [kWh] is the energy billed (net of export under net metering);
+    ``carried_export_kwh`` [kWh] the export credit carried to the next period.
+    """
 
     lines: tuple[RatedLine, ...]
     total: Decimal
     kwh_total: Decimal
+    carried_export_kwh: Decimal = ZERO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,117 +338,8 @@ def fund_charges(kwh: Decimal, items: Sequence[FundItem]) -> dict[str, Decimal]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Power factor
-
-
-def power_factor(kwh: Decimal, kvarh: Decimal) -> Decimal:
-    """Monthly average power factor [1] from active [kWh] and reactive [kvarh] energy.
-
-    PF = kWh / √(kWh² + kvarh²), rounded half-up to two decimals, as 《功率因数调整电费办法》
-    (83)水电财字第215号 prescribes. Example: 1000 kWh, 484 kvarh → 0.90.
-    """
-    if kwh == 0 and kvarh == 0:
-        raise TariffError("power factor is undefined without energy", "skip the adjustment")
-    return (kwh / (kwh * kwh + kvarh * kvarh).sqrt()).quantize(PF_PLACES, rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class _PfTable:
-    """One table of 《功率因数调整电费办法》: adjustment [%] by PF, as published.
-
-    PFs from ``best_from`` to 1.00 share its row; below ``floor`` each further 0.01 adds 2 %.
-    """
-
-    rows: Mapping[Decimal, Decimal]
-    best_from: Decimal
-    floor: Decimal
-
-
-def _pf_rows(text: str) -> dict[Decimal, Decimal]:
-    return {Decimal(pf): Decimal(pct) for pf, pct in (cell.split(":") for cell in text.split())}
-
-
-PF_ADJUSTMENT_TABLES: Final[Mapping[Decimal, _PfTable]] = {
-    # 表一 以 0.90 为标准值; 0.95–1.00 −0.75 %; 0.64 及以下每降低 0.01 增加 2 %.
-    Decimal("0.90"): _PfTable(
-        _pf_rows(
-            "0.95:-0.75 0.94:-0.60 0.93:-0.45 0.92:-0.30 0.91:-0.15 0.90:0 "
-            "0.89:0.5 0.88:1.0 0.87:1.5 0.86:2.0 0.85:2.5 0.84:3.0 0.83:3.5 0.82:4.0 "
-            "0.81:4.5 0.80:5.0 0.79:5.5 0.78:6.0 0.77:6.5 0.76:7.0 0.75:7.5 0.74:8.0 "
-            "0.73:8.5 0.72:9.0 0.71:9.5 0.70:10.0 0.69:11.0 0.68:12.0 0.67:13.0 "
-            "0.66:14.0 0.65:15.0"
-        ),
-        best_from=Decimal("0.95"),
-        floor=Decimal("0.65"),
-    ),
-    # 表二 以 0.85 为标准值; 0.94–1.00 −1.10 %; 0.59 及以下每降低 0.01 增加 2 %.
-    Decimal("0.85"): _PfTable(
-        _pf_rows(
-            "0.94:-1.10 0.93:-0.95 0.92:-0.80 0.91:-0.65 0.90:-0.50 0.89:-0.40 0.88:-0.30 "
-            "0.87:-0.20 0.86:-0.10 0.85:0 "
-            "0.84:0.5 0.83:1.0 0.82:1.5 0.81:2.0 0.80:2.5 0.79:3.0 0.78:3.5 0.77:4.0 "
-            "0.76:4.5 0.75:5.0 0.74:5.5 0.73:6.0 0.72:6.5 0.71:7.0 0.70:7.5 0.69:8.0 "
-            "0.68:8.5 0.67:9.0 0.66:9.5 0.65:10.0 0.64:11.0 0.63:12.0 0.62:13.0 "
-            "0.61:14.0 0.60:15.0"
-        ),
-        best_from=Decimal("0.94"),
-        floor=Decimal("0.60"),
-    ),
-    # 表三 以 0.80 为标准值; 0.92–1.00 −1.30 %; 0.54 及以下每降低 0.01 增加 2 %.
-    Decimal("0.80"): _PfTable(
-        _pf_rows(
-            "0.92:-1.30 0.91:-1.15 0.90:-1.00 0.89:-0.90 0.88:-0.80 0.87:-0.70 0.86:-0.60 "
-            "0.85:-0.50 0.84:-0.40 0.83:-0.30 0.82:-0.20 0.81:-0.10 0.80:0 "
-            "0.79:0.5 0.78:1.0 0.77:1.5 0.76:2.0 0.75:2.5 0.74:3.0 0.73:3.5 0.72:4.0 "
-            "0.71:4.5 0.70:5.0 0.69:5.5 0.68:6.0 0.67:6.5 0.66:7.0 0.65:7.5 0.64:8.0 "
-            "0.63:8.5 0.62:9.0 0.61:9.5 0.60:10.0 0.59:11.0 0.58:12.0 0.57:13.0 "
-            "0.56:14.0 0.55:15.0"
-        ),
-        best_from=Decimal("0.92"),
-        floor=Decimal("0.55"),
-    ),
-}
-"""功率因数调整电费表, 《功率因数调整电费办法》(83)水电财字第215号, tables 1–3 [%]."""
-
-
-def pf_adjustment_rate(pf: Decimal, standard: Decimal) -> Decimal:
-    """Power-factor adjustment [fraction of energy + demand charges]; negative is a rebate.
-
-    ``pf`` [1] is the monthly average power factor (rounded half-up to 0.01 here if finer);
-    ``standard`` is 0.90, 0.85 or 0.80. Source: 《功率因数调整电费办法》(83)水电财字第215号.
-
-    >>> pf_adjustment_rate(Decimal("0.85"), Decimal("0.90"))
-    Decimal('0.025')
-    """
-    table = PF_ADJUSTMENT_TABLES.get(standard)
-    if table is None:
-        raise TariffError(f"no power-factor table for standard {standard}", "use 0.90/0.85/0.80")
-    if not 0 <= pf <= 1:
-        raise TariffError(f"power factor {pf} is outside 0–1", "compute it from kWh and kvarh")
-    pf = pf.quantize(PF_PLACES, rounding=ROUND_HALF_UP)
-    if pf >= table.best_from:
-        percent = table.rows[table.best_from]
-    elif pf < table.floor:
-        percent = table.rows[table.floor] + 2 * (table.floor - pf) / PF_PLACES
-    else:
-        percent = table.rows[pf]
-    return percent / 100
-
-
-# ---------------------------------------------------------------------------------------------
 # The composer
 
-PF_BASE_KINDS: Final = frozenset(
-    {
-        "energy_tiered",
-        "energy_tou",
-        "tier_increment",
-        "energy_periods",
-        "demand",
-        "demand_monthly",
-        "demand_tou",
-    }
-)
 TOU_NAMES: Final = {
     "sharp": "尖峰",
     "peak": "高峰",
@@ -494,23 +402,29 @@ def rate(
     det: Determinants,
     ctx: TierContext,
     demand_history: DemandHistory | None = None,
+    carried_export_kwh: Decimal = ZERO,
 ) -> RatedBill:
     """Rate one billing period's determinants under a tariff version.
 
     Lines follow the order of the version's components; each is quantised per the version's
-    rounding rule and ``total`` [yuan] is their sum. The PF adjustment applies to the quantised
-    energy and demand lines (funds and fixed charges excluded) and is itself quantised. A
-    minimum charge tops the sum of every other line up to the minimum (a fixed charge counts
-    toward it, as in NREL SAM). ``demand_history`` is needed only by a demand ratchet (an empty
-    history for an account without earlier bills).
+    rounding rule and ``total`` [yuan] is their sum. In this order: the charge lines (net
+    metering's ``net`` option bills the energy components on import − export − the
+    ``carried_export_kwh`` [kWh] credit; ``buy_sell`` adds a negative export line); the PF
+    adjustment on the quantised energy and demand lines (funds and fixed charges excluded); a
+    minimum charge topping every other line but the export credit up to the minimum (a fixed
+    charge counts toward it, as in NREL SAM); last, taxes on the quantised taxable lines, the
+    minimum included. ``demand_history`` is needed only by a demand ratchet (an empty history
+    for an account without earlier bills).
     """
 
     def money(amount: Decimal) -> Decimal:
         return quantize_money(amount, version.rounding.step, version.rounding.mode)
 
+    energy_det, carried_out = _net_energy(version, det, carried_export_kwh)
     sections: list[list[RatedLine]] = []
     adjustment: tuple[int, PfAdjustment] | None = None
     minimum: tuple[int, MinimumCharge] | None = None
+    tax: tuple[int, Tax] | None = None
     for component in version.components:
         match component:
             case PfAdjustment():
@@ -519,6 +433,11 @@ def rate(
             case MinimumCharge():
                 minimum = (len(sections), component)
                 sections.append([])
+            case Tax():
+                tax = (len(sections), component)
+                sections.append([])
+            case TieredEnergy() | TierIncrement():
+                sections.append(_component_lines(component, energy_det, ctx, demand_history, money))
             case _:
                 sections.append(_component_lines(component, det, ctx, demand_history, money))
     if adjustment is not None:
@@ -527,10 +446,77 @@ def rate(
         sections[index] = _pf_lines(pf_component, det, base, money)
     if minimum is not None:
         index, minimum_component = minimum
-        billed = sum((ln.amount for s in sections for ln in s), ZERO)
+        billed = sum((ln.amount for s in sections for ln in s if ln.kind != "export_credit"), ZERO)
         sections[index] = _minimum_lines(minimum_component, det, billed, money)
+    if tax is not None:
+        index, tax_component = tax
+        taxable = set(tax_component.taxable)
+        base = sum((ln.amount for s in sections for ln in s if ln.kind in taxable), ZERO)
+        sections[index] = _tax_lines(tax_component, base, money)
     lines = tuple(line for section in sections for line in section)
-    return RatedBill(lines, sum((ln.amount for ln in lines), ZERO), det.kwh_total)
+    total = sum((ln.amount for ln in lines), ZERO)
+    return RatedBill(lines, total, energy_det.kwh_total, carried_out)
+
+
+def _net_energy(
+    version: TariffVersion, det: Determinants, carried_in: Decimal
+) -> tuple[Determinants, Decimal]:
+    """The determinants the energy components bill, and the export credit carried out [kWh]."""
+    metering = version.component("net_metering")
+    carries = isinstance(metering, NetMetering) and metering.carry_over
+    if carried_in < 0 or (carried_in and not carries):
+        raise TariffError(
+            f"carried_export_kwh is {carried_in}",
+            "pass a credit ≥ 0, and only for a tariff whose net metering carries credit over",
+        )
+    if not isinstance(metering, NetMetering) or metering.option != "net":
+        return det, ZERO
+    export = _required(det.kwh_export_total, "kwh_export_total", "the tariff nets export")
+    billed, excess = net_energy(det.kwh_total, export, carried_in)
+    return replace(det, kwh_total=billed), excess if carries else ZERO
+
+
+def _tax_lines(
+    component: Tax, base: Decimal, money: Callable[[Decimal], Decimal]
+) -> list[RatedLine]:
+    """One line per tax on ``base`` [yuan]; with tax-inclusive prices a negative
+    ``tax_included`` line takes the tax shown back out of the total."""
+    if not base:
+        return []
+    inclusive = component.prices_include_tax
+    rates = tax_rates([item.percent for item in component.items], inclusive)
+    lines = [
+        RatedLine(
+            "tax",
+            f"{item.name} {item.percent}%{' (价内含税)' if inclusive else ''}",
+            base,
+            "yuan",
+            rate.quantize(RATE_PLACES),
+            money(tax_amount(base, rate)),
+        )
+        for item, rate in zip(component.items, rates, strict=True)
+    ]
+    if inclusive:
+        contained = sum((line.amount for line in lines), ZERO)
+        lines.append(
+            RatedLine(
+                "tax_included", "减: 电价所含税额", contained, "yuan", Decimal(-1), -contained
+            )
+        )
+    return lines
+
+
+def _export_lines(
+    component: NetMetering, det: Determinants, money: Callable[[Decimal], Decimal]
+) -> list[RatedLine]:
+    if component.sell_price is None:  # option net: export is netted, not credited
+        return []
+    export = _required(det.kwh_export_total, "kwh_export_total", "the tariff credits export")
+    if not export:
+        return []
+    price = component.sell_price
+    credit = money(export_credit(export, price))
+    return [RatedLine("export_credit", component.name, export, "kWh", -price, credit)]
 
 
 def _component_lines(
@@ -542,7 +528,8 @@ def _component_lines(
     | DemandCharge
     | MonthlyDemand
     | TouDemand
-    | Funds,
+    | Funds
+    | NetMetering,
     det: Determinants,
     ctx: TierContext,
     history: DemandHistory | None,
@@ -645,6 +632,8 @@ def _component_lines(
             ]
         case DemandCharge():
             return _demand_lines(component, det, history, money)
+        case NetMetering():
+            return _export_lines(component, det, money)
         case Funds():
             charges = fund_charges(det.kwh_total, component.items)
             return [
@@ -821,11 +810,6 @@ def _demand_line(
 ) -> RatedLine:
     text = "; ".join(notes)
     return RatedLine("demand", f"基本电费 ({text})", demand, "kW", price, money(demand * price))
-
-
-def pf_description(pf: Decimal, standard: Decimal) -> str:
-    """The PF adjustment line's text for power factor ``pf`` under ``standard``."""
-    return f"力调电费 (功率因数 {pf}, 标准 {standard})"
 
 
 def _pf_lines(

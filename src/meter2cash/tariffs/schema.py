@@ -639,6 +639,89 @@ class MinimumCharge(_Frozen):
     name: str = "minimum charge"
 
 
+# ---------------------------------------------------------------------------------------------
+# Export energy and taxes
+
+LineKind = Literal[
+    "fixed",
+    "energy_tiered",
+    "energy_tou",
+    "tier_increment",
+    "energy_periods",
+    "demand",
+    "demand_monthly",
+    "demand_tou",
+    "pf_adjustment",
+    "funds",
+    "minimum",
+    "export_credit",
+]
+"""The kinds of rated line a tax may apply to (every kind but the tax lines themselves)."""
+
+
+class NetMetering(_Frozen):
+    """Export energy (A−, 反向有功) against import (A+).
+
+    ``net``: the energy components bill max(import − export − credit carried in, 0) [kWh];
+    with ``carry_over`` an excess of export is carried to the next period as a credit [kWh],
+    else it lapses. ``buy_sell`` (余电上网): import is billed as usual and export is credited
+    at ``sell_price`` [yuan/kWh] as a negative line.
+    """
+
+    kind: Literal["net_metering"]
+    option: Literal["net", "buy_sell"]
+    sell_price: NonNegative | None = None
+    carry_over: bool = False
+    name: str = "上网电量"
+
+    @model_validator(mode="after")
+    def _fields_fit_option(self) -> NetMetering:
+        if self.option == "buy_sell" and self.sell_price is None:
+            raise FieldProblem(
+                ("sell_price",), "buy_sell needs the sell price", 'add sell_price, e.g. "0.3913"'
+            )
+        if self.option == "net" and self.sell_price is not None:
+            raise FieldProblem(
+                ("sell_price",), "net metering credits kWh, not yuan", "drop sell_price"
+            )
+        if self.option == "buy_sell" and self.carry_over:
+            raise FieldProblem(
+                ("carry_over",), "buy_sell credits export in yuan each period", "drop carry_over"
+            )
+        return self
+
+
+class TaxItem(_Frozen):
+    """One tax, e.g. VAT (增值税) at 13 % or a state sales tax, at ``percent`` [%]."""
+
+    name: str = Field(min_length=1)
+    percent: Percent
+
+
+class Tax(_Frozen):
+    """Taxes on the sum of the ``taxable`` lines, each tax one line, after the minimum charge.
+
+    With ``prices_include_tax`` (Chinese retail prices) a line shows the tax contained in the
+    taxable lines — base × p ÷ (100 + Σp) — and a negative ``tax_included`` line takes it back
+    out, so the total is unchanged; otherwise each tax adds base × p ÷ 100.
+    """
+
+    kind: Literal["tax"]
+    items: tuple[TaxItem, ...] = Field(min_length=1)
+    taxable: tuple[LineKind, ...] = Field(min_length=1)
+    prices_include_tax: bool = False
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Tax:
+        names = [item.name for item in self.items]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise FieldProblem(
+                    ("items", index, "name"), f"tax {name!r} is listed twice", "list it once"
+                )
+        return self
+
+
 Component = Annotated[
     FixedCharge
     | TieredEnergy
@@ -650,7 +733,9 @@ Component = Annotated[
     | TouDemand
     | PfAdjustment
     | Funds
-    | MinimumCharge,
+    | MinimumCharge
+    | NetMetering
+    | Tax,
     Field(discriminator="kind"),
 ]
 COMPONENT_KINDS: Final = (
@@ -665,6 +750,8 @@ COMPONENT_KINDS: Final = (
     "pf_adjustment",
     "funds",
     "minimum",
+    "net_metering",
+    "tax",
 )
 ENERGY_KINDS: Final = frozenset({"energy_tiered", "energy_tou", "energy_periods"})
 
@@ -719,6 +806,14 @@ class TariffVersion(_Frozen):
                 "tier_increment with energy_periods",
                 "energy_periods carries its own blocks; drop tier_increment",
             )
+        if isinstance(metering := self.component("net_metering"), NetMetering):
+            by_period = sorted(seen & {"energy_tou", "energy_periods"})
+            if metering.option == "net" and by_period:
+                raise FieldProblem(
+                    ("components",),
+                    f"net metering nets the total, but {by_period[0]} prices energy by period",
+                    "use option buy_sell, or a tiered energy component",
+                )
         for index, component in enumerate(self.components):
             if isinstance(component, TouEnergy):
                 if self.tou_schedule is None:
