@@ -109,17 +109,11 @@ def _live_total(session: Session, account_id: int) -> int:
 
 def _doubled_total(lines: list[BillLine]) -> int:
     """COM-TOU prices every line per kWh (energy by period, funds): twice the kWh at the
-    tariff's exact price, each line rounded half-up to the fen. (Stored unit prices keep six
-    places; a fund priced 0.00196875 yuan/kWh is looked up by its rounded value.)"""
-    version = load_catalogue()["COM-TOU"].version_on(date(2026, 8, 1))
-    prices = [
-        *version.components[0].prices.values(),  # type: ignore[union-attr]
-        *(item.price_per_kwh for item in version.components[1].items),  # type: ignore[union-attr]
-    ]
-    exact = {p.quantize(Decimal("0.000001")): p for p in prices}
+    line's stored unit price (exact, e.g. a fund at 0.00196875 yuan/kWh), each line rounded
+    half-up to the fen."""
     assert {ln.unit for ln in lines} == {"kWh"}
     return sum(
-        int((2 * ln.quantity * exact[ln.unit_price] * 100).quantize(Decimal(1), ROUND_HALF_UP))
+        int((2 * ln.quantity * ln.unit_price * 100).quantize(Decimal(1), ROUND_HALF_UP))
         for ln in lines
     )
 
