@@ -385,8 +385,7 @@ def validate(ws: Workspace, first: date, last: date) -> tuple[VeeReport, ChainRe
 
 def bill(ws: Workspace, period: MonthPeriod) -> BillRunReport:
     catalogue = load_catalogue()
-    with unit_of_work(ws.records) as session:
-        return bill_month(session, ws.clock, ws.batch, catalogue, period)
+    return bill_month(ws.records, ws.clock, ws.batch, catalogue, period)
 
 
 def issue(ws: Workspace) -> IssueReport:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from meter2cash.billing import repository
@@ -14,8 +14,7 @@ from meter2cash.billing.models import Bill
 from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError
 from meter2cash.db import audit
-from meter2cash.ledger.journal import FUNDS_PAYABLE, RECEIVABLE, REVENUE, EntryDraft, Leg
-from meter2cash.ledger.service import post_entries
+from meter2cash.ledger import repository as ledger_repository
 
 FUND_LINE_KIND = "funds"
 ISSUE_SOURCE = "bill"
@@ -28,45 +27,30 @@ class IssueReport:
     amount_minor: int
 
 
-def issue_entry(bill: Bill, funds_minor: int) -> EntryDraft:
-    """Dr receivable (account, bill) total; Cr funds payable for itemised funds; Cr revenue."""
-    legs = [Leg(RECEIVABLE, bill.total_minor, bill.account_id, bill.id)]
-    if funds_minor:
-        legs.append(Leg(FUNDS_PAYABLE, -funds_minor, bill.account_id, bill.id))
-    legs.append(Leg(REVENUE, -(bill.total_minor - funds_minor), bill.account_id, bill.id))
-    return EntryDraft(
-        source_type=ISSUE_SOURCE,
-        source_key=bill.bill_no,
-        booked_on=bill.bill_date,
-        description=f"issue bill {bill.bill_no}",
-        legs=tuple(legs),
-    )
-
-
 def issue_approved(session: Session, clock: Clock, period_start: date | None = None) -> IssueReport:
     """Post every approved bill (of one period, or all) and mark it issued."""
-    return issue_bills(
-        session, clock, repository.bills_with_status(session, "approved", period_start)
-    )
+    approved = Bill.status == "approved"
+    if period_start is not None:
+        approved &= Bill.period_start == period_start
+    return _issue(session, clock, approved)
 
 
-def issue_bills(session: Session, clock: Clock, bills: Sequence[Bill]) -> IssueReport:
-    """Post ``bills`` (approved) to the ledger and mark them issued."""
-    if not bills:
+def issue_bills(session: Session, clock: Clock, bill_ids: Sequence[int]) -> IssueReport:
+    """Post the approved bills ``bill_ids`` to the ledger and mark them issued."""
+    return _issue(session, clock, (Bill.status == "approved") & Bill.id.in_(list(bill_ids)))
+
+
+def _issue(session: Session, clock: Clock, bills: ColumnElement[bool]) -> IssueReport:
+    """Post the issue entry of each bill matching ``bills`` (skipping those already posted,
+    by bill number) in a few set-based statements, then mark them issued."""
+    count, amount = repository.bill_count_and_total(session, bills)
+    if not count:
         return IssueReport(0, 0)
-    funds = repository.line_totals(session, [b.id for b in bills], FUND_LINE_KIND)
-    drafts = [issue_entry(b, funds.get(b.id, 0)) for b in bills]
-    post_entries(session, clock, drafts)
+    chart = ledger_repository.ensure_chart(session)
     now = clock.now()
-    ids = [b.id for b in bills]
-    for start in range(0, len(ids), 5000):
-        session.execute(
-            update(Bill)
-            .where(Bill.id.in_(ids[start : start + 5000]))
-            .values(status="issued", issued_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return IssueReport(len(bills), sum(b.total_minor for b in bills))
+    ledger_repository.post_bill_entries(session, bills, FUND_LINE_KIND, ISSUE_SOURCE, chart, now)
+    repository.mark_issued(session, bills, now)
+    return IssueReport(count, amount)
 
 
 def decide(

@@ -25,7 +25,7 @@ from meter2cash.billing.cycles import MonthPeriod, month_period
 from meter2cash.billing.issue import ISSUE_SOURCE, issue_bills
 from meter2cash.billing.models import Bill
 from meter2cash.billing.review import DEFAULT_LIMITS, ReviewLimits
-from meter2cash.billing.run import bill_row, insert_bills, price_accounts
+from meter2cash.billing.run import bill_records, insert_bills, price_accounts
 from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError, LedgerError
 from meter2cash.core.money import from_minor
@@ -175,29 +175,31 @@ def rebill(
     meters = repository.billable_meters(
         session, period.period_start, period.period_end, [old.account_id]
     )
-    priced = (
-        price_accounts(session, clock, engine, tariffs, period, meters, limits)
-        if not meters.empty
-        else []
-    )
-    if not priced:
+    if (
+        meters.empty
+        or (
+            priced := price_accounts(session, clock, engine, tariffs, period, meters, limits)
+        ).bills.empty
+    ):
         raise InputError(
             f"cannot re-rate bill {bill_no}: its account has no meter or reads to bill "
             f"{period.period_start:%Y-%m}",
             "fix the meter installation or the reads, then rebill",
         )
-    (fresh,) = priced
-    row = bill_row(
-        fresh,
-        old.cycle_id,
-        on,
-        on + (old.due_date - old.bill_date),
-        repository.next_revision(session, old.account_id, old.cycle_id),
-        old.id,
+    revision = repository.next_revision(session, old.account_id, old.cycle_id)
+    record = bill_records(
+        priced.bills,
+        period,
+        [old.cycle_id],
+        [on.isoformat()],
+        [(on + (old.due_date - old.bill_date)).isoformat()],
+        [revision],
+        [old.id],
     )
-    (new_id,) = insert_bills(session, [{**row, "status": "approved"}], [fresh.rated])
+    (new_id,) = insert_bills(session, record | {"status": ["approved"]}, priced.lines)
+    new_id = int(new_id)
     new = session.get_one(Bill, new_id)
-    issue_bills(session, clock, [new])
+    issue_bills(session, clock, [new.id])
     session.refresh(new)
     applied = min(credit, new.total_minor)
     if applied > 0:

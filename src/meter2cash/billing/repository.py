@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import (
@@ -50,6 +50,7 @@ def billable_meters(
             Meter.meter_no,
             MeterInstallation.multiplier,
             Meter.records_intervals,
+            Meter.register_digits,
             MeterInstallation.installed_at,
         )
         .join(Customer, Customer.id == Account.customer_id)
@@ -220,6 +221,23 @@ def bills_with_status(
     if period_start is not None:
         stmt = stmt.where(Bill.period_start == period_start)
     return list(session.scalars(stmt.order_by(Bill.id)))
+
+
+def bill_count_and_total(session: Session, bills: ColumnElement[bool]) -> tuple[int, int]:
+    """(bills matching ``bills``, their amount [fen])."""
+    count, amount = session.execute(
+        select(func.count(Bill.id), func.coalesce(func.sum(Bill.total_minor), 0)).where(bills)
+    ).one()
+    return int(count), int(amount)
+
+
+def mark_issued(session: Session, bills: ColumnElement[bool], at: datetime) -> None:
+    session.execute(
+        update(Bill)
+        .where(bills)
+        .values(status="issued", issued_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def bill_totals(session: Session) -> tuple[int, int]:

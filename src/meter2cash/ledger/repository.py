@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, Select, exists, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import Account, Customer, Zone
-from meter2cash.billing.models import Bill
-from meter2cash.ledger.journal import CHART, RECEIVABLE, EntryDraft, Leg
+from meter2cash.billing.models import Bill, BillLine
+from meter2cash.core.errors import LedgerError
+from meter2cash.ledger.journal import (
+    CHART,
+    FUNDS_PAYABLE,
+    RECEIVABLE,
+    REVENUE,
+    EntryDraft,
+    Leg,
+)
 from meter2cash.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
 
 
@@ -252,3 +261,76 @@ def bill_receivable(session: Session, bill_id: int) -> int:
         .where(LedgerAccount.code == RECEIVABLE, Posting.bill_id == bill_id)
     )
     return int(session.scalar(stmt) or 0)
+
+
+def post_bill_entries(
+    session: Session,
+    bills: ColumnElement[bool],
+    funds_kind: str,
+    source_type: str,
+    chart: dict[str, int],
+    recorded_at: datetime,
+) -> None:
+    """Post the issue entry of every bill matching ``bills`` that has none yet, set-based:
+    Dr receivable (account, bill) the total; Cr funds payable the sum of its ``funds_kind``
+    lines where not zero; Cr revenue the rest. The source key is the bill number.
+
+    Raises :class:`LedgerError` if any entry of those bills does not balance or has no
+    postings — the :func:`~meter2cash.ledger.journal.check_balanced` rule, checked in SQL.
+    """
+    issued = (JournalEntry.source_type == source_type) & (JournalEntry.source_key == Bill.bill_no)
+    recorded = literal(recorded_at, JournalEntry.__table__.c.recorded_at.type)
+    session.execute(
+        insert(JournalEntry).from_select(
+            ["source_type", "source_key", "booked_on", "recorded_at", "description"],
+            select(
+                literal(source_type),
+                Bill.bill_no,
+                Bill.bill_date,
+                recorded,
+                literal("issue bill ") + Bill.bill_no,
+            ).where(bills, ~exists().where(issued)),
+        )
+    )
+    funds = (
+        select(BillLine.bill_id, func.sum(BillLine.amount_minor).label("minor"))
+        .where(BillLine.kind == funds_kind)
+        .group_by(BillLine.bill_id)
+        .subquery()
+    )
+    funds_minor = func.coalesce(funds.c.minor, 0)
+    fresh = (
+        select(JournalEntry.id, Bill.account_id, Bill.id, Bill.total_minor, funds_minor)
+        .join(Bill, issued)
+        .outerjoin(funds, funds.c.bill_id == Bill.id)
+        .where(bills, ~exists().where(Posting.entry_id == JournalEntry.id))
+        .subquery()
+    )
+    entry, account, bill, total, fund = fresh.c
+
+    def legs(code: str, amount: ColumnElement[int]) -> Select[Any]:
+        return select(entry, literal(chart[code]), account, bill, amount, literal("CNY"))
+
+    session.execute(
+        insert(Posting).from_select(
+            ["entry_id", "ledger_account_id", "account_id", "bill_id", "amount_minor", "currency"],
+            union_all(
+                legs(RECEIVABLE, total),
+                legs(FUNDS_PAYABLE, -fund).where(fund != 0),
+                legs(REVENUE, fund - total),
+            ),
+        )
+    )
+    unbalanced = session.execute(
+        select(JournalEntry.source_key)
+        .join(Bill, issued)
+        .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
+        .where(bills)
+        .group_by(JournalEntry.id, JournalEntry.source_key)
+        .having(
+            (func.coalesce(func.sum(Posting.amount_minor), 0) != 0) | (func.count(Posting.id) == 0)
+        )
+        .limit(1)
+    ).first()
+    if unbalanced is not None:
+        raise LedgerError(f"issue entry of bill {unbalanced[0]} does not balance")
