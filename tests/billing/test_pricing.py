@@ -194,3 +194,12 @@ def test_a_version_with_a_price_finer_than_the_finest_scale_is_left_to_the_scala
     version = parse_tariff(text, "test").version_on(START)
     frame = _frame(np.random.default_rng(1), 5, 250.0)
     assert price_cycle(version, frame) is None
+
+
+def test_a_vacant_tou_account_rates_to_its_other_lines_in_both_paths() -> None:
+    """Zero energy on a TOU tariff is not an error: no energy lines, funds none either."""
+    version = VERSIONS["COM-TOU"]
+    frame = pd.DataFrame([{c: 0 for c in DETERMINANT_COLUMNS} | {"days": 31}]).astype(np.int64)
+    assert _check(version, frame) == 1
+    det = Determinants(period_start=START, period_end=END, kwh_total=Decimal(0))
+    assert rate(version, det, TierContext()).total == 0

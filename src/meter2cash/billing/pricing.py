@@ -11,9 +11,9 @@ A version with a component this module does not know, a demand or tier rule it d
 price (contract demand, demand floors and ratchets, the 526 discount, seasonal or household
 tier bounds), a price finer than 10⁻¹⁰ yuan or a rounding step that is not a whole number of
 fen is not priced here (:func:`price_cycle` returns ``None``), nor is an account whose
-figures the scalar path would refuse (no energy by TOU period, demand or kvarh missing where
-billed) or whose power factor lies within 10⁻⁹ of a rounding boundary: the caller rates those
-with ``rate``.
+figures the scalar path would refuse (energy used but none by TOU period, demand or kvarh
+missing where billed) or whose power factor lies within 10⁻⁹ of a rounding boundary: the
+caller rates those with ``rate``.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ class _Pricer:
             has_any |= q > 0
             if p not in c.prices:
                 self.ok &= q <= 0  # energy in an unpriced period: the scalar path refuses
-        self.ok &= has_any
+        self.ok &= has_any | (self.col["kwh_total"] == 0)  # no energy: no TOU lines
         for p in TOU_PERIODS:
             if p not in c.prices:
                 continue

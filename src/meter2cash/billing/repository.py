@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +24,8 @@ from meter2cash.db.audit import AuditEvent
 from meter2cash.tariffs.models import Tariff, TariffVersion
 
 CHUNK = 5000
+MANY_ACCOUNTS = 50_000
+"""Beyond this many accounts, one scan of every account beats ``CHUNK``-sized IN lists."""
 _Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 
@@ -69,9 +71,10 @@ def billable_meters(
     )
     if account_ids is not None:
         stmt = stmt.where(Account.id.in_(list(account_ids)))
-    frame = pd.DataFrame(session.execute(stmt).mappings().all())
-    if frame.empty:
-        return frame
+    rows = session.execute(stmt).tuples().all()
+    if not rows:
+        return pd.DataFrame()
+    frame = _frame(rows, list(stmt.selected_columns.keys()))
     frame = frame.sort_values(["account_id", "installed_at"]).drop_duplicates(
         "account_id", keep="last"
     )
@@ -138,6 +141,13 @@ def recent_bills(
     return frame
 
 
+def _frame(rows: Sequence[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    """``rows`` as a frame, built column by column: handing pandas the result rows
+    themselves costs an attribute probe per row, seconds at a million rows."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pd.DataFrame(dict(zip(columns, values, strict=True)))
+
+
 def _with_places(stmt: Select[_Row]) -> Select[_Row]:
     """``stmt`` over Account, joined to its zone and customer service point's transformer area."""
     return (
@@ -155,6 +165,10 @@ def account_places(session: Session, account_ids: Collection[int]) -> pd.DataFra
     columns = ["account_id", "zone", "transformer_area", "closed_on"]
     ids = sorted(account_ids)
     rows: list[tuple[object, ...]] = []
+    if len(ids) > MANY_ACCOUNTS:
+        stmt = _with_places(select(Account.id, Zone.code, TransformerArea.code, Account.closed_on))
+        every = _frame(session.execute(stmt).tuples().all(), columns)
+        return every[every["account_id"].isin(ids)].drop_duplicates("account_id")
     for start in range(0, len(ids), CHUNK):
         stmt = _with_places(
             select(Account.id, Zone.code, TransformerArea.code, Account.closed_on)

@@ -586,6 +586,8 @@ def _component_lines(
                 money,
             )
         case TouEnergy():
+            if det.kwh_total == 0 and not any(det.kwh_by_period.values()):
+                return []  # no energy in the period: nothing to price by TOU period
             prices_by_period: dict[str, Decimal] = {p: v for p, v in component.prices.items()}
             _require_priced_periods(det.kwh_by_period, prices_by_period)
             return [
