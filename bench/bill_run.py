@@ -253,14 +253,11 @@ def run() -> dict[str, float]:
     from meter2cash.assets.loader import claim_utility
     from meter2cash.billing import repository
     from meter2cash.billing.cycles import ensure_cycles, month_period
+    from meter2cash.billing.determinant_frame import determinant_frame
     from meter2cash.billing.issue import issue_approved
+    from meter2cash.billing.rate_frame import rate_frame
     from meter2cash.billing.review import DEFAULT_LIMITS
-    from meter2cash.billing.run import (
-        _review,
-        bill_month,
-        determinant_frame,
-        rate_frame,
-    )
+    from meter2cash.billing.run import _review, bill_month
     from meter2cash.core.clock import FixedClock
     from meter2cash.core.settings import Settings
     from meter2cash.core.timezones import local_midnight

@@ -33,6 +33,7 @@ PURE_MODULES = [
     "vee/previous_day.py",
     "vee/register_spread.py",
     "billing/pricing.py",
+    "billing/rate_frame.py",
     "ledger/aging.py",
     "ledger/allocation.py",
     "ledger/journal.py",

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from meter2cash import spine
 from meter2cash.assets.models import Account, Meter, MeterInstallation, ServicePoint
 from meter2cash.billing.cycles import complete_months, month_period
+from meter2cash.billing.determinant_frame import expected_intervals
 from meter2cash.billing.models import Bill, BillLine
-from meter2cash.billing.run import expected_intervals
 from meter2cash.core.settings import Settings
 from meter2cash.core.timezones import local_midnight, zone
 from meter2cash.db.migrate import upgrade

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from meter2cash import spine
-from meter2cash.billing import run
+from meter2cash.billing import bill_store, run
 from meter2cash.billing.cycles import MonthPeriod
 from meter2cash.billing.issue import issue_approved
 from meter2cash.billing.models import Bill, BillLine
@@ -66,7 +66,7 @@ def test_a_crash_leaves_whole_batches_and_a_rerun_bills_the_rest_once(
     ws, july = collected
     catalogue = load_catalogue()
     calls = 0
-    insert_lines = run.insert_lines
+    insert_lines = bill_store.insert_lines
 
     def failing_on_the_second_batch(*args: object) -> int:
         nonlocal calls
@@ -75,14 +75,14 @@ def test_a_crash_leaves_whole_batches_and_a_rerun_bills_the_rest_once(
             raise RuntimeError("power cut")
         return insert_lines(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(run, "insert_lines", failing_on_the_second_batch)
+    monkeypatch.setattr(bill_store, "insert_lines", failing_on_the_second_batch)
     with pytest.raises(RuntimeError, match="power cut"):
         run.bill_month(ws.records, ws.clock, ws.batch, catalogue, july, batch=60)
     first = _bills(ws)
     assert len(first) == 60
     assert (first["lines"] == first["total_minor"]).all()
 
-    monkeypatch.setattr(run, "insert_lines", insert_lines)
+    monkeypatch.setattr(bill_store, "insert_lines", insert_lines)
     report = run.bill_month(ws.records, ws.clock, ws.batch, catalogue, july, batch=60)
     every = _bills(ws)
     assert report.billed == len(every) - 60

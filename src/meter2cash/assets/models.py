@@ -120,6 +120,8 @@ class ServicePoint(Base):
     )
     role: Mapped[str] = mapped_column(String(16), default="customer")  # customer | supply
     contracted_kva: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    contract_demand_kw: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    """Demand agreed in the supply contract [kW] (需量 billing), if billed by contract demand."""
 
 
 class Meter(Base):

@@ -61,6 +61,8 @@ class Bill(Base):
     max_demand_kw: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
     multiplier: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """CT × PT the bill was rated with (review compares it with the last bill's)."""
+    carried_export_kwh: Mapped[Decimal | None] = mapped_column(Numeric(16, 4), nullable=True)
+    """Exported energy left over after netting, carried to the next bill [kWh] (net metering)."""
     total_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -21,11 +21,12 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from meter2cash.billing import repository
+from meter2cash.billing.bill_store import bill_records, insert_bills
 from meter2cash.billing.cycles import MonthPeriod, month_period
 from meter2cash.billing.issue import ISSUE_SOURCE, issue_bills
 from meter2cash.billing.models import Bill
 from meter2cash.billing.review import DEFAULT_LIMITS, ReviewLimits
-from meter2cash.billing.run import bill_records, insert_bills, price_accounts
+from meter2cash.billing.run import price_accounts
 from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError, LedgerError
 from meter2cash.core.money import from_minor
