@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True, slots=True)
 class OpenItem:
@@ -35,3 +38,93 @@ def allocate_oldest_first(
         allocations.append((item.bill_id, take))
         remaining -= take
     return allocations, remaining
+
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Allocations:
+    """Where a batch of payments went: ``payment`` (row of the batch), ``item`` (row of the
+    open items, ``-1`` = the account's credit) and ``amount_minor`` [fen], one row per
+    (payment, item) pair with money in it, ordered by payment then item."""
+
+    payment: IntArray
+    item: IntArray
+    amount_minor: IntArray
+
+
+def allocate_batch(
+    payment_account: IntArray,
+    payment_minor: IntArray,
+    item_account: IntArray,
+    item_open_minor: IntArray,
+) -> Allocations:
+    """Allocate many payments over many accounts' open items at once, each account's payments
+    in the order given to its items in the order given (oldest first); what exceeds an
+    account's open items is its credit.
+
+    Equal to :func:`allocate_oldest_first` applied to each payment in turn with the items it
+    left. Payments are rows grouped by account with their order inside each account kept;
+    so are items. Payment amounts must be positive; items not positive are skipped.
+
+    On a line of money per account, payment ``p`` covers [its predecessors' sum, + its
+    amount) and item ``i`` likewise; each stretch between consecutive ends of either belongs
+    to exactly one payment and at most one item.
+    """
+    payment_account = np.asarray(payment_account, np.int64)
+    payment_minor = np.asarray(payment_minor, np.int64)
+    if (payment_minor <= 0).any():
+        bad = int(np.flatnonzero(payment_minor <= 0)[0])
+        raise ValueError(f"payment row {bad} is not positive: {payment_minor[bad]} fen")
+    order_p = np.argsort(payment_account, kind="stable")
+    accounts, paid = _sums_by_account(payment_account[order_p], payment_minor[order_p])
+    base = np.cumsum(paid) - paid
+    pay_end = np.cumsum(payment_minor[order_p])
+    live = np.flatnonzero(np.asarray(item_open_minor) > 0)
+    order_i = live[np.argsort(np.asarray(item_account)[live], kind="stable")]
+    item_acc = np.asarray(item_account, np.int64)[order_i]
+    slot = np.searchsorted(accounts, item_acc)
+    known = slot < len(accounts)
+    known[known] = accounts[slot[known]] == item_acc[known]
+    order_i, slot = order_i[known], slot[known]
+    item_minor = np.asarray(item_open_minor, np.int64)[order_i]
+    item_start = base[slot] + _cumsum_within(slot, item_minor) - item_minor
+    item_end = np.minimum(item_start + item_minor, base[slot] + paid[slot])
+    ends = np.unique(np.r_[pay_end, item_end[item_end > item_start]])
+    starts = np.r_[0, ends][:-1]
+    p = np.searchsorted(pay_end, starts, side="right")
+    i = np.minimum(np.searchsorted(item_end, starts, side="right"), len(item_end) - 1)
+    item = np.full(len(starts), -1, np.int64)
+    if len(item_end):
+        covered = (item_start[i] <= starts) & (item_end[i] > starts)
+        item[covered] = order_i[i[covered]]
+    amount = ends - starts
+    keep = amount > 0
+    return _merged(order_p[p[keep]], item[keep], amount[keep])
+
+
+def _sums_by_account(account: IntArray, minor: IntArray) -> tuple[IntArray, IntArray]:
+    """Distinct accounts of the sorted ``account`` and the sum of ``minor`` of each."""
+    accounts, first = np.unique(account, return_index=True)
+    return accounts, np.add.reduceat(minor, first) if len(minor) else minor
+
+
+def _cumsum_within(group: npt.NDArray[np.intp], values: IntArray) -> IntArray:
+    """Running sum of ``values`` restarting at each new value of the sorted ``group``."""
+    total = np.cumsum(values)
+    if not len(values):
+        return total
+    first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    offset = np.repeat(total[first] - values[first], np.diff(np.r_[first, len(values)]))
+    within: IntArray = total - offset
+    return within
+
+
+def _merged(payment: IntArray, item: IntArray, amount: IntArray) -> Allocations:
+    """Adjacent stretches of the same (payment, item) — credit split by item ends — as one."""
+    if not len(amount):
+        return Allocations(payment, item, amount)
+    new = np.r_[True, (np.diff(payment) != 0) | (np.diff(item) != 0)]
+    first = np.flatnonzero(new)
+    return Allocations(payment[first], item[first], np.add.reduceat(amount, first))

@@ -1,0 +1,79 @@
+"""Allocating a batch of payments at once gives what paying them one by one gives."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meter2cash.ledger.allocation import OpenItem, allocate_batch, allocate_oldest_first
+
+
+def test_a_payment_settles_the_oldest_bill_first_and_the_rest_is_credit() -> None:
+    # account 7 owes 30.00 (old) and 50.00 (new), pays 40.00 then 60.00
+    got = allocate_batch(
+        np.array([7, 7]), np.array([4_000, 6_000]), np.array([7, 7]), np.array([3_000, 5_000])
+    )
+    assert list(zip(got.payment, got.item, got.amount_minor, strict=True)) == [
+        (0, 0, 3_000),
+        (0, 1, 1_000),
+        (1, 1, 4_000),
+        (1, -1, 2_000),
+    ]
+
+
+def test_accounts_do_not_pay_each_others_bills() -> None:
+    got = allocate_batch(np.array([2, 1]), np.array([500, 500]), np.array([1]), np.array([800]))
+    assert list(zip(got.payment, got.item, got.amount_minor, strict=True)) == [
+        (1, 0, 500),
+        (0, -1, 500),
+    ]
+
+
+def _one_by_one(
+    payments: list[tuple[int, int]], items: list[tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    open_items: dict[int, list[OpenItem]] = defaultdict(list)
+    for row, (account, minor) in enumerate(items):
+        open_items[account].append(OpenItem(row, minor))
+    out: list[tuple[int, int, int]] = []
+    for row, (account, minor) in enumerate(payments):
+        taken, credit = allocate_oldest_first(open_items[account], minor)
+        paid = dict(taken)
+        open_items[account] = [
+            OpenItem(i.bill_id, i.open_minor - paid.get(i.bill_id, 0)) for i in open_items[account]
+        ]
+        out.extend((row, item, amount) for item, amount in taken)
+        if credit:
+            out.append((row, -1, credit))
+    return sorted(out, key=lambda r: (r[0], r[1] if r[1] >= 0 else 10**9))
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(1, 10_000)), max_size=12),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(-500, 10_000)), max_size=12),
+)
+def test_the_batch_equals_paying_one_payment_at_a_time(
+    payments: list[tuple[int, int]], items: list[tuple[int, int]]
+) -> None:
+    got = allocate_batch(
+        np.array([a for a, _ in payments], np.int64),
+        np.array([m for _, m in payments], np.int64),
+        np.array([a for a, _ in items], np.int64),
+        np.array([m for _, m in items], np.int64),
+    )
+    rows = list(
+        zip(got.payment.tolist(), got.item.tolist(), got.amount_minor.tolist(), strict=True)
+    )
+    assert sorted(rows, key=lambda r: (r[0], r[1] if r[1] >= 0 else 10**9)) == _one_by_one(
+        payments, items
+    )
+    assert got.amount_minor.sum() == sum(m for _, m in payments)
+
+
+def test_no_payments_allocate_nothing() -> None:
+    empty = np.zeros(0, np.int64)
+    got = allocate_batch(empty, empty, np.array([1]), np.array([800]))
+    assert len(got.payment) == len(got.item) == len(got.amount_minor) == 0
