@@ -36,6 +36,9 @@ PURE_MODULES = [
     "billing/rate_frame.py",
     "ledger/aging.py",
     "ledger/allocation.py",
+    "ledger/late_fees.py",
+    "ledger/bank_files.py",
+    "collections/dunning.py",
     "ledger/journal.py",
     "billing/review.py",
 ]
