@@ -39,6 +39,7 @@ PURE_MODULES = [
     "ledger/late_fees.py",
     "ledger/bank_files.py",
     "collections/dunning.py",
+    "collections/fee_control.py",
     "ledger/journal.py",
     "billing/review.py",
 ]
