@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import numpy as np
+import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meter2cash.ledger.allocation import OpenItem, allocate_batch, allocate_oldest_first
+from meter2cash.ledger.allocation import (
+    OpenItem,
+    allocate_batch,
+    allocate_by_day,
+    allocate_oldest_first,
+)
 
 
 def test_a_payment_settles_the_oldest_bill_first_and_the_rest_is_credit() -> None:
@@ -77,3 +84,28 @@ def test_no_payments_allocate_nothing() -> None:
     empty = np.zeros(0, np.int64)
     got = allocate_batch(empty, empty, np.array([1]), np.array([800]))
     assert len(got.payment) == len(got.item) == len(got.amount_minor) == 0
+
+
+def test_a_payment_reaches_only_the_bills_dated_by_the_day_it_was_received() -> None:
+    payments = pd.DataFrame(
+        {
+            "account_id": [1, 1],
+            "amount_minor": [5_000, 5_000],
+            "received_on": [date(2026, 8, 1), date(2026, 9, 5)],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "account_id": [1, 1],
+            "bill_date": [date(2026, 7, 3), date(2026, 8, 3)],
+            "open_minor": [3_000, 4_000],
+        }
+    )
+    got = allocate_by_day(payments, items)
+    # 1 Aug: 30.00 to July's bill, 20.00 to credit; 5 Sep: 40.00 to August's, 10.00 credit
+    assert list(zip(got.payment, got.item, got.amount_minor, strict=True)) == [
+        (0, 0, 3_000),
+        (0, -1, 2_000),
+        (1, 1, 4_000),
+        (1, -1, 1_000),
+    ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +129,38 @@ def _merged(payment: IntArray, item: IntArray, amount: IntArray) -> Allocations:
     new = np.r_[True, (np.diff(payment) != 0) | (np.diff(item) != 0)]
     first = np.flatnonzero(new)
     return Allocations(payment[first], item[first], np.add.reduceat(amount, first))
+
+
+def allocate_by_day(payments: pd.DataFrame, items: pd.DataFrame) -> Allocations:
+    """:func:`allocate_batch` of ``payments`` (account_id, amount_minor, received_on) over
+    ``items`` (account_id, bill_date, open_minor; oldest first within each account), a
+    payment reaching only the bills dated by the day it was received.
+
+    Days are taken in order, each day's payments in their order in ``payments``; what a day
+    allocated is no longer open to the days after it.
+    """
+    open_minor = items["open_minor"].to_numpy(np.int64).copy()
+    item_account = items["account_id"].to_numpy(np.int64)
+    bill_date = items["bill_date"].to_numpy()
+    received = payments["received_on"].to_numpy()
+    parts: list[Allocations] = []
+    for day in np.unique(received):
+        rows = np.flatnonzero(received == day)
+        dated = np.where(bill_date <= day, open_minor, 0)
+        got = allocate_batch(
+            payments["account_id"].to_numpy(np.int64)[rows],
+            payments["amount_minor"].to_numpy(np.int64)[rows],
+            item_account,
+            dated,
+        )
+        paid = got.item >= 0
+        np.subtract.at(open_minor, got.item[paid], got.amount_minor[paid])
+        parts.append(Allocations(rows[got.payment], got.item, got.amount_minor))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Allocations(empty, empty, empty)
+    return Allocations(
+        np.concatenate([p.payment for p in parts]),
+        np.concatenate([p.item for p in parts]),
+        np.concatenate([p.amount_minor for p in parts]),
+    )
