@@ -27,6 +27,7 @@ from meter2cash.assets.models import Account, Meter, MeterInstallation, ServiceP
 from meter2cash.billing import repository as bills
 from meter2cash.billing.cycles import MonthPeriod, complete_months
 from meter2cash.billing.issue import IssueReport, issue_approved
+from meter2cash.billing.models import Bill
 from meter2cash.billing.review import count_by_rule
 from meter2cash.billing.run import BillRunReport, bill_month
 from meter2cash.core.errors import DataHomeError
@@ -46,8 +47,10 @@ from meter2cash.headend.monitoring import (
 from meter2cash.headend.mqtt.deadletter import DeadLetter, DeadLetterStore
 from meter2cash.headend.repository import event_counters, meter_classes, store_event_counters
 from meter2cash.ledger import repository as ledger_repository
+from meter2cash.ledger.credit import apply_credit
 from meter2cash.ledger.journal import RECEIVABLE
-from meter2cash.ledger.service import PaymentIn, PaymentReport, apply_payments, trial_balance
+from meter2cash.ledger.payments import PaymentReport, post_payments
+from meter2cash.ledger.service import trial_balance
 from meter2cash.measurements.schema import DELIVERED_EVENTS
 from meter2cash.simulator import SimulatedUtility, UtilitySpec, build_utility
 from meter2cash.simulator.fleet_process import FleetDay, FleetProcess
@@ -55,7 +58,7 @@ from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.vee.chain import ChainReport, run_rule_chain
 from meter2cash.vee.freezes import VeeReport, run_vee
 from meter2cash.weather.service import load_weather_file
-from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window
+from meter2cash.workspace import SIMULATION_FILE, Workspace, clock_for, simulation_window, today
 
 Progress = Callable[[], None]
 WEATHER_FILE: Final = "daily-mean-temperature.csv"
@@ -389,8 +392,13 @@ def bill(ws: Workspace, period: MonthPeriod) -> BillRunReport:
 
 
 def issue(ws: Workspace) -> IssueReport:
+    """Issue the approved bills, then settle them from any credit their accounts hold."""
     with unit_of_work(ws.records) as session:
-        return issue_approved(session, ws.clock)
+        report = issue_approved(session, ws.clock)
+        latest = session.scalar(select(func.max(Bill.bill_date)).where(Bill.status == "issued"))
+        on = max(today(ws.clock, ws.settings), latest or date.min)
+        apply_credit(session, ws.clock, on)
+        return report
 
 
 def issued_bills(ws: Workspace) -> pd.DataFrame:
@@ -400,19 +408,9 @@ def issued_bills(ws: Workspace) -> pd.DataFrame:
 
 def pay_simulated(ws: Workspace, sim: SimulatedUtility) -> PaymentReport:
     """Apply the simulated customers' payments against the bills issued so far."""
-    frame = sim.simulate_payments(issued_bills(ws))
-    payments = [
-        PaymentIn(
-            channel=str(r.channel),
-            transaction_id=str(r.transaction_id),
-            account_no=str(r.account_no),
-            amount_minor=int(r.amount_minor),
-            received_on=r.received_on,
-        )
-        for r in frame.itertuples(index=False)
-    ]
+    payments = sim.simulate_payments(issued_bills(ws))
     with unit_of_work(ws.records) as session:
-        return apply_payments(session, ws.clock, payments)
+        return post_payments(session, ws.clock, payments)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,8 @@ from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import CUSTOMER_CREDIT, RECEIVABLE
 from meter2cash.ledger.models import JournalEntry, Posting
-from meter2cash.ledger.service import PaymentIn, apply_payments, post_entries, trial_balance
+from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments
+from meter2cash.ledger.service import post_entries, trial_balance
 from meter2cash.simulator import UtilitySpec
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.workspace import Workspace, open_workspace
@@ -255,11 +257,8 @@ def test_a_rebill_moves_what_was_paid_to_the_new_bill(billed: Workspace) -> None
         bill_no, total = july.bill_no, july.total_minor
         owed = _owed(session, account_id)
         paid = min(1000, total)
-        apply_payments(
-            session,
-            billed.clock,
-            [PaymentIn("counter", f"T-{bill_no}", account.account_no, paid, date(2026, 8, 5))],
-        )
+        payment = ("counter", f"T-{bill_no}", account.account_no, paid, date(2026, 8, 5))
+        post_payments(session, billed.clock, pd.DataFrame([payment], columns=PAYMENT_COLUMNS))
         assert ledger_repository.bill_receivable(session, july.id) == total - paid
     with unit_of_work(billed.records) as session:
         done = rebill(

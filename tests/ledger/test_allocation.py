@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 import numpy as np
@@ -10,12 +9,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meter2cash.ledger.allocation import (
-    OpenItem,
-    allocate_batch,
-    allocate_by_day,
-    allocate_oldest_first,
-)
+from meter2cash.ledger.allocation import allocate_batch, allocate_by_day
 
 
 def test_a_payment_settles_the_oldest_bill_first_and_the_rest_is_credit() -> None:
@@ -42,19 +36,19 @@ def test_accounts_do_not_pay_each_others_bills() -> None:
 def _one_by_one(
     payments: list[tuple[int, int]], items: list[tuple[int, int]]
 ) -> list[tuple[int, int, int]]:
-    open_items: dict[int, list[OpenItem]] = defaultdict(list)
-    for row, (account, minor) in enumerate(items):
-        open_items[account].append(OpenItem(row, minor))
+    """Each payment in turn takes the oldest items of its account still open."""
+    open_minor = {row: minor for row, (_, minor) in enumerate(items)}
     out: list[tuple[int, int, int]] = []
     for row, (account, minor) in enumerate(payments):
-        taken, credit = allocate_oldest_first(open_items[account], minor)
-        paid = dict(taken)
-        open_items[account] = [
-            OpenItem(i.bill_id, i.open_minor - paid.get(i.bill_id, 0)) for i in open_items[account]
-        ]
-        out.extend((row, item, amount) for item, amount in taken)
-        if credit:
-            out.append((row, -1, credit))
+        left = minor
+        for item, (item_account, _) in enumerate(items):
+            if item_account == account and open_minor[item] > 0 and left:
+                take = min(open_minor[item], left)
+                open_minor[item] -= take
+                left -= take
+                out.append((row, item, take))
+        if left:
+            out.append((row, -1, left))
     return sorted(out, key=lambda r: (r[0], r[1] if r[1] >= 0 else 10**9))
 
 

@@ -18,10 +18,15 @@ from meter2cash.core.errors import LedgerError
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger import repository
 from meter2cash.ledger.aging import BUCKETS, bucket_index, bucket_totals
-from meter2cash.ledger.allocation import OpenItem, allocate_oldest_first
 from meter2cash.ledger.journal import CASH, RECEIVABLE, EntryDraft, Leg, check_balanced
-from meter2cash.ledger.service import PaymentIn, aging, apply_payments, post_entries, trial_balance
+from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments
+from meter2cash.ledger.receivables import aging
+from meter2cash.ledger.service import post_entries, trial_balance
 from tests.factories import create_account, create_bill
+
+
+def _payments(*rows: tuple[str, str, str, int, date]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(PAYMENT_COLUMNS))
 
 
 def test_an_unbalanced_entry_is_refused_before_it_reaches_the_database() -> None:
@@ -44,11 +49,11 @@ def test_bill_payment_and_aging_scenario(records: Engine, clock: FixedClock) -> 
         create_bill(session, account, 12000, date(2026, 8, 2))
         create_bill(session, account, 8000, date(2026, 9, 2))
         assert issue_approved(session, clock).issued == 2
-    payment = PaymentIn("bank", "TX-1", "A001", 15000, date(2026, 9, 20))
+    payment = _payments(("bank", "TX-1", "A001", 15000, date(2026, 9, 20)))
     with unit_of_work(records) as session:
-        first = apply_payments(session, clock, [payment])
+        first = post_payments(session, clock, payment)
     with unit_of_work(records) as session:
-        again = apply_payments(session, clock, [payment, payment])
+        again = post_payments(session, clock, pd.concat([payment, payment]))
     assert (first.posted, again.posted, again.duplicates) == (1, 0, 2)
     with unit_of_work(records) as session:
         tb = trial_balance(session)
@@ -67,8 +72,8 @@ def test_a_payment_before_a_bill_exists_is_held_as_credit(
         account = create_account(session)
         create_bill(session, account, 5000, date(2026, 9, 2))
         issue_approved(session, clock)
-        report = apply_payments(
-            session, clock, [PaymentIn("counter", "R-9", "A001", 3000, date(2026, 8, 1))]
+        report = post_payments(
+            session, clock, _payments(("counter", "R-9", "A001", 3000, date(2026, 8, 1)))
         )
         tb = trial_balance(session)
     assert report.to_credit_minor == 3000
@@ -99,18 +104,6 @@ def test_postgres_refuses_an_unbalanced_entry_and_edits(
         )
     with pytest.raises(DBAPIError, match="append-only"), unit_of_work(records) as session:
         session.execute(text("UPDATE postings SET amount_minor = 0"))
-
-
-@given(
-    st.lists(st.integers(min_value=0, max_value=10**7), max_size=8),
-    st.integers(min_value=1, max_value=10**8),
-)
-def test_allocation_never_creates_or_loses_money(opens: list[int], amount: int) -> None:
-    items = [OpenItem(i, v) for i, v in enumerate(opens)]
-    allocations, remainder = allocate_oldest_first(items, amount)
-    assert sum(a for _, a in allocations) + remainder == amount
-    assert all(0 < a <= opens[i] for i, a in allocations)
-    assert remainder == 0 or sum(a for _, a in allocations) == sum(opens)
 
 
 @settings(max_examples=200)

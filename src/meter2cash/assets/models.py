@@ -153,3 +153,7 @@ class MeterInstallation(Base):
     pt_ratio: Mapped[int] = mapped_column(Integer, default=1)
     multiplier: Mapped[int] = mapped_column(Integer, default=1)
     initial_read_kwh: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=Decimal(0))
+    """Total import register (A+) when installed [kWh, meter value]."""
+    final_read_kwh: Mapped[Decimal | None] = mapped_column(Numeric(14, 4), nullable=True)
+    """Total import register (A+) when removed [kWh, meter value] — the exchange record's
+    final read; ``None`` while installed, or when none was recorded."""

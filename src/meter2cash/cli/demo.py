@@ -16,7 +16,7 @@ from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade_database
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
-from meter2cash.ledger.service import aging
+from meter2cash.ledger.receivables import aging
 from meter2cash.simulator import UtilitySpec
 from meter2cash.workspace import open_workspace, today
 

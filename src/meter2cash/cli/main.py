@@ -16,6 +16,7 @@ from meter2cash.cli import demo as demo_command
 from meter2cash.cli import dlt645 as dlt645_command
 from meter2cash.cli import headend as headend_command
 from meter2cash.cli import mqtt as mqtt_command
+from meter2cash.cli import pay as pay_command
 from meter2cash.cli import tariff as tariff_command
 from meter2cash.cli import vee as vee_command
 from meter2cash.cli import weather as weather_command
@@ -26,7 +27,14 @@ from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade_database
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
-from meter2cash.ledger.service import aging, trial_balance
+from meter2cash.ledger.receivables import (
+    account_statement,
+    aging,
+    collection,
+    days_sales_outstanding,
+    reconcile,
+)
+from meter2cash.ledger.service import trial_balance
 from meter2cash.workspace import Workspace, open_workspace, today
 
 if TYPE_CHECKING:
@@ -48,12 +56,11 @@ vee_app = typer.Typer(
     help="Validation, estimation and editing of meter data.", no_args_is_help=True
 )
 ledger_app = typer.Typer(help="The receivables ledger.", no_args_is_help=True)
-pay_app = typer.Typer(help="Payments.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(vee_app, name="vee")
 app.add_typer(bill_command.app, name="bill")
 app.add_typer(ledger_app, name="ledger")
-app.add_typer(pay_app, name="pay")
+app.add_typer(pay_command.app, name="pay")
 app.add_typer(tariff_command.app, name="tariff")
 app.add_typer(headend_command.app, name="headend")
 app.add_typer(dlt645_command.app, name="dlt645")
@@ -102,26 +109,6 @@ def vee_run(
     )
 
 
-@pay_app.command("simulate")
-def pay_simulate(as_json: JsonFlag = False) -> None:
-    """Apply the simulated customers' payments against issued bills."""
-    from meter2cash.spine import pay_simulated, simulated_utility
-
-    with workspace() as ws:
-        report = pay_simulated(ws, simulated_utility(ws))
-    data = {
-        "received": report.received,
-        "posted": report.posted,
-        "duplicates": report.duplicates,
-        "amount": str(from_minor(report.amount_minor)),
-        "to_credit": str(from_minor(report.to_credit_minor)),
-    }
-    if as_json:
-        print_json(data)
-    else:
-        console.print(table("payments", ["measure", "value"], list(data.items())))
-
-
 @ledger_app.command("trial-balance")
 def ledger_trial_balance(as_json: JsonFlag = False) -> None:
     """Debits and credits per ledger account; whether every entry balances."""
@@ -165,7 +152,9 @@ def aging_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD); default today.")
     ] = None,
-    by: Annotated[str, typer.Option(help="total, zone, class or account.")] = "total",
+    by: Annotated[
+        str, typer.Option(help="total, zone, class, area (transformer area) or account.")
+    ] = "total",
     as_json: JsonFlag = False,
 ) -> None:
     """Receivables by age bucket (账龄), days since the bill date."""
@@ -192,6 +181,158 @@ def aging_command(
             f"aging as of {when} by {by} (CNY)",
             [by, *BUCKETS, "total"],
             [[g, *(f"{from_minor(int(v)):,.2f}" for v in row)] for g, row in frame.iterrows()],
+        )
+    )
+
+
+@ledger_app.command("statement")
+def ledger_statement(
+    account: Annotated[str, typer.Argument(help="Account number.")],
+    first: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Statement of account: bills (with kWh, estimated or not), payments, credit, balance."""
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        s = account_statement(session, account, _day(first, "--from"), _day(last, "--to"))
+
+    def money(minor: int) -> str:
+        return str(from_minor(int(minor)))
+
+    if as_json:
+        print_json(
+            {
+                "account": s.account_no,
+                "opening": money(s.opening_minor),
+                "closing": money(s.closing_minor),
+                "lines": [
+                    {
+                        "booked_on": r.booked_on.isoformat(),
+                        "kind": r.kind,
+                        "reference": r.reference,
+                        "debit": money(r.debit_minor),
+                        "credit": money(r.credit_minor),
+                        "balance": money(r.balance_minor),
+                    }
+                    for r in s.lines.itertuples(index=False)
+                ],
+                "bills": [
+                    {
+                        "bill_no": b.bill_no,
+                        "period": f"{b.period_start}/{b.period_end}",
+                        "kwh": str(b.kwh),
+                        "estimated": bool(b.estimated),
+                        "total": money(b.total_minor),
+                        "status": b.status,
+                    }
+                    for b in s.bills.itertuples(index=False)
+                ],
+            }
+        )
+        return
+    console.print(
+        table(
+            f"bills of {s.account_no}",
+            ["bill", "period", "kWh", "reads", "amount", "status"],
+            [
+                (
+                    b.bill_no,
+                    f"{b.period_start} – {b.period_end}",
+                    b.kwh,
+                    "estimated" if b.estimated else "actual",
+                    f"{from_minor(b.total_minor):,.2f}",
+                    b.status,
+                )
+                for b in s.bills.itertuples(index=False)
+            ],
+        )
+    )
+    console.print(
+        table(
+            f"statement of account {s.account_no}: opening {money(s.opening_minor)}, "
+            f"closing {money(s.closing_minor)} (CNY; negative = credit held)",
+            ["booked", "kind", "reference", "debit", "credit", "balance"],
+            [
+                (
+                    r.booked_on,
+                    r.kind,
+                    r.reference,
+                    f"{from_minor(r.debit_minor):,.2f}",
+                    f"{from_minor(r.credit_minor):,.2f}",
+                    f"{from_minor(r.balance_minor):,.2f}",
+                )
+                for r in s.lines.itertuples(index=False)
+            ],
+        )
+    )
+
+
+@ledger_app.command("reconcile")
+def ledger_reconcile(as_json: JsonFlag = False) -> None:
+    """The receivables sub-ledger against the control account 1122; exit 2 if they differ."""
+    with workspace() as ws, unit_of_work(ws.records) as session:
+        r = reconcile(session)
+    data = {
+        "control": str(from_minor(r.control_minor)),
+        "sub_ledger": str(from_minor(r.sub_ledger_minor)),
+        "accounts_owing": r.accounts,
+        "open_bills": r.open_bills,
+    }
+    if as_json:
+        print_json(data)
+    else:
+        console.print(table("receivables reconciled", ["measure", "value"], list(data.items())))
+
+
+@app.command("collection")
+def collection_command(
+    month: Annotated[str, typer.Option("--month", help="Billing month (YYYY-MM).")],
+    by_day: Annotated[
+        str | None,
+        typer.Option("--by-day", help="Collected by this day (YYYY-MM-DD); default today."),
+    ] = None,
+    by: Annotated[str, typer.Option(help="total, zone, class or area.")] = "total",
+    as_json: JsonFlag = False,
+) -> None:
+    """Billed vs collected for a month's bills by a day (电费回收率 / 结零率), and DSO."""
+    with workspace() as ws:
+        start = _day(f"{month}-01", "--month")
+        until = _day(by_day, "--by-day") if by_day else today(ws.clock, ws.settings)
+        with unit_of_work(ws.records) as session:
+            frame = collection(session, start, until, by)
+            dso = days_sales_outstanding(session, until)
+    rows = [
+        (
+            g,
+            f"{from_minor(int(r.billed_minor)):,.2f}",
+            f"{from_minor(int(r.collected_minor)):,.2f}",
+            f"{r.share:.1%}",
+        )
+        for g, r in frame.iterrows()
+    ]
+    if as_json:
+        print_json(
+            {
+                "month": month,
+                "by_day": until.isoformat(),
+                "dso_days": round(dso, 1),
+                "rows": [
+                    {
+                        "group": str(g),
+                        "billed": str(from_minor(int(r.billed_minor))),
+                        "collected": str(from_minor(int(r.collected_minor))),
+                        "share": round(float(r.share), 4),
+                    }
+                    for g, r in frame.iterrows()
+                ],
+            }
+        )
+        return
+    console.print(
+        table(
+            f"collection of {month}'s bills by {until} (CNY); DSO {dso:.1f} days",
+            [by, "billed", "collected", "share"],
+            rows,
         )
     )
 

@@ -50,7 +50,7 @@ def yuan(amount: Decimal) -> str:
 
 @contextmanager
 def progress(description: str, total: int) -> Iterator[Any]:
-    """A progress bar that advances by one per call of the yielded function."""
+    """A progress bar that advances by one, or by ``n``, per call of the yielded function."""
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -60,4 +60,4 @@ def progress(description: str, total: int) -> Iterator[Any]:
         transient=False,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda: bar.advance(task)
+        yield lambda n=1: bar.advance(task, n)

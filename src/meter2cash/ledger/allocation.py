@@ -1,45 +1,13 @@
-"""Payment allocation: pure rules that split a payment over a customer's open bills."""
+"""Payment allocation: pure rules that split payments over customers' open bills, oldest
+first, column-wise."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-
-
-@dataclass(frozen=True, slots=True)
-class OpenItem:
-    """An open bill of one account: ``open_minor`` [fen] still owed, ordered by ``bill_date``."""
-
-    bill_id: int
-    open_minor: int
-
-
-def allocate_oldest_first(
-    items: Sequence[OpenItem], amount_minor: int
-) -> tuple[list[tuple[int, int]], int]:
-    """Allocate ``amount_minor`` [fen] to ``items`` in the order given (oldest first).
-
-    Returns ``([(bill_id, allocated fen), ...], unallocated remainder [fen])``; the remainder
-    is the customer's credit.
-    """
-    if amount_minor <= 0:
-        raise ValueError(f"payment amount must be positive, got {amount_minor} fen")
-    remaining = amount_minor
-    allocations: list[tuple[int, int]] = []
-    for item in items:
-        if remaining == 0:
-            break
-        if item.open_minor <= 0:
-            continue
-        take = min(item.open_minor, remaining)
-        allocations.append((item.bill_id, take))
-        remaining -= take
-    return allocations, remaining
-
 
 IntArray = npt.NDArray[np.int64]
 
@@ -65,8 +33,8 @@ def allocate_batch(
     in the order given to its items in the order given (oldest first); what exceeds an
     account's open items is its credit.
 
-    Equal to :func:`allocate_oldest_first` applied to each payment in turn with the items it
-    left. Payments are rows grouped by account with their order inside each account kept;
+    The same as paying one payment at a time, each taking the oldest items still open.
+    Payments are rows grouped by account with their order inside each account kept;
     so are items. Payment amounts must be positive; items not positive are skipped.
 
     On a line of money per account, payment ``p`` covers [its predecessors' sum, + its

@@ -194,5 +194,7 @@ def read_bank_file(
         }
     )
     text = details.iloc[:, :5].agg(",".join, axis=1).to_numpy()[bad] if bad.any() else []
-    quarantined = pd.DataFrame({"line_no": line_no[bad], "reason": reasons[bad], "text": text})
+    quarantined = pd.DataFrame(
+        {"line_no": line_no[bad], "reason": reasons[bad], "text": pd.Series(text, dtype=str)}
+    )
     return BankFile(path, batch_id, bank, value_date, count, total, readable, payments, quarantined)

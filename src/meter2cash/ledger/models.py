@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meter2cash.db.base import Base, BigId, UtcDateTime
@@ -69,3 +78,36 @@ class Payment(Base):
     received_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
+    batch_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
+    """The bank file (:class:`PaymentBatch`) the payment came in, if any."""
+
+
+class PaymentBatch(Base):
+    """A bank file as loaded: its control figures, what posted and what was set aside."""
+
+    __tablename__ = "payment_batches"
+    __table_args__ = (UniqueConstraint("channel", "batch_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    batch_key: Mapped[str] = mapped_column(String(80))
+    file_name: Mapped[str] = mapped_column(String(300))
+    value_date: Mapped[date] = mapped_column(Date)
+    declared_count: Mapped[int] = mapped_column(Integer)
+    declared_total_minor: Mapped[int] = mapped_column(BigInteger)
+    control_total_verified: Mapped[bool] = mapped_column(Boolean)
+    posted_count: Mapped[int] = mapped_column(Integer)
+    posted_minor: Mapped[int] = mapped_column(BigInteger)
+    duplicate_count: Mapped[int] = mapped_column(Integer)
+    quarantined_count: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class QuarantinedLine(Base):
+    """A line of a bank file that was set aside, with why."""
+
+    __tablename__ = "payment_quarantine"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(String(500))

@@ -1,0 +1,173 @@
+"""Payments under stress: concurrent cashiers and a bank file, a load killed half-way, and any
+mix of bills and payments keeping the ledger whole."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select
+
+from meter2cash.assets.models import Account
+from meter2cash.billing.issue import issue_approved
+from meter2cash.core.clock import FixedClock
+from meter2cash.db.session import unit_of_work
+from meter2cash.ledger import bank_batches, repository
+from meter2cash.ledger.journal import CUSTOMER_CREDIT, RECEIVABLE
+from meter2cash.ledger.models import Payment
+from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments
+from meter2cash.ledger.receivables import aging
+from meter2cash.ledger.service import trial_balance
+from tests.factories import create_account, create_bill
+
+ON = date(2026, 8, 5)
+
+
+def _bank_file(path: Path, rows: list[tuple[str, str, int]]) -> Path:
+    total = sum(m for _, _, m in rows)
+    lines = [f"H,B-{path.stem},ICBC,{ON},{len(rows)},{total / 100:.2f}"]
+    lines += [f"D,{t},{a},{m / 100:.2f},{ON}" for t, a, m in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.postgres
+def test_two_cashiers_and_a_bank_file_paying_one_account_at_once_pay_its_bill_once(
+    postgres_records: Engine, clock: FixedClock, tmp_path: Path
+) -> None:
+    records = postgres_records
+    with unit_of_work(records) as session:
+        target = create_account(session, "A000")
+        create_bill(session, target, 10_000, date(2026, 8, 1))
+        for i in range(1, 200):
+            create_bill(session, create_account(session, f"A{i:03d}"), 1_000, date(2026, 8, 1))
+        issue_approved(session, clock)
+    rows = [(f"T{i}", f"A{i:03d}", 1_000) for i in range(1, 200)] + [("T0", "A000", 10_000)]
+    bank = bank_batches.check_bank_file(records, _bank_file(tmp_path / "f.csv", rows))
+    start = threading.Barrier(3)
+    failures: list[BaseException] = []
+
+    def cashier(receipt: str) -> None:
+        start.wait()
+        frame = pd.DataFrame(
+            [("counter:cash", receipt, "A000", 10_000, ON)], columns=list(PAYMENT_COLUMNS)
+        )
+        with unit_of_work(records) as session:
+            post_payments(session, clock, frame)
+
+    def bank_run() -> None:
+        start.wait()
+        bank_batches.post_bank_file(records, clock, bank)
+
+    def guarded(work: object, *args: str) -> None:
+        try:
+            work(*args)  # type: ignore[operator]
+        except BaseException as exc:  # reported below, with the others
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=guarded, args=(cashier, "R1")),
+        threading.Thread(target=guarded, args=(cashier, "R2")),
+        threading.Thread(target=guarded, args=(bank_run,)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    with unit_of_work(records) as session:
+        tb = trial_balance(session)
+        owed = repository.open_items(session)
+        paid = session.scalar(select(func.count()).select_from(Payment))
+    assert tb.balanced and paid == 202
+    assert owed.empty  # no bill overpaid (negative) nor left open
+    assert tb.balance_of(RECEIVABLE) == 0
+    assert tb.balance_of(CUSTOMER_CREDIT) == -20_000  # two of the three 100.00 are credit
+
+
+def test_a_bank_load_killed_half_way_posts_every_payment_once_when_run_again(
+    records: Engine, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(records) as session:
+        for i in range(30):
+            create_bill(session, create_account(session, f"A{i:03d}"), 1_000, date(2026, 8, 1))
+        issue_approved(session, clock)
+    rows = [(f"T{i}", f"A{i:03d}", 600 + i) for i in range(30)]
+    path = _bank_file(tmp_path / "f.csv", rows)
+    monkeypatch.setattr(bank_batches, "CHUNK", 7)
+    real = post_payments
+    calls = 0
+
+    def dying(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise SystemExit("killed")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bank_batches, "post_payments", dying)
+    with pytest.raises(SystemExit):
+        bank_batches.post_bank_file(records, clock, bank_batches.check_bank_file(records, path))
+    with unit_of_work(records) as session:
+        assert session.scalar(select(func.count()).select_from(Payment)) == 14
+    monkeypatch.setattr(bank_batches, "post_payments", real)
+    report = bank_batches.post_bank_file(
+        records, clock, bank_batches.check_bank_file(records, path)
+    )
+    assert (report.posted, report.duplicates) == (30, 14)
+    assert report.posted_minor == sum(m for _, _, m in rows)
+    with unit_of_work(records) as session:
+        assert session.scalar(select(func.count()).select_from(Payment)) == 30
+        assert trial_balance(session).balanced
+
+
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(["bill", "pay"]),
+        st.integers(0, 2),  # account
+        st.integers(1, 20_000),  # fen
+        st.integers(0, 60),  # day of August–September
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+_examples = itertools.count()
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(events=_events)
+def test_any_bills_and_payments_keep_the_ledger_zero_sum_and_aging_equal_to_receivables(
+    records: Engine, clock: FixedClock, events: list[tuple[str, int, int, int]]
+) -> None:
+    """Each example adds its own three accounts to one database; the whole ledger is checked."""
+    example = next(_examples)
+    with unit_of_work(records) as session:
+        accounts = [create_account(session, f"P{example}-{a}").id for a in range(3)]
+    billed: set[tuple[int, int]] = set()
+    for n, (kind, a, minor, day) in enumerate(events):
+        on = date.fromordinal(date(2026, 8, 1).toordinal() + day)
+        with unit_of_work(records) as session:
+            if kind == "pay":
+                row = ("counter", f"X{example}-{n}", f"P{example}-{a}", minor, on)
+                post_payments(session, clock, pd.DataFrame([row], columns=PAYMENT_COLUMNS))
+            elif (a, on.month) not in billed:  # one bill per account and month
+                billed.add((a, on.month))
+                create_bill(session, session.get_one(Account, accounts[a]), minor, on)
+                issue_approved(session, clock)
+    with unit_of_work(records) as session:
+        tb = trial_balance(session)
+        buckets = aging(session, date(2026, 12, 31))
+        items = repository.open_items(session)
+    assert tb.balanced
+    assert int(buckets["total"].sum()) == tb.balance_of(RECEIVABLE)
+    assert (items["open_minor"] > 0).all()  # no bill is ever overpaid
