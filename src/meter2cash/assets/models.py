@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,6 +104,10 @@ class Account(Base):
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=15)
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    prepay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Prepay (预付费) account under remote fee control (费控)."""
+    dunning_exemption: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    """A dunning exemption flag (e.g. ``hospital``, ``life_support``); "" = none."""
 
 
 class ServicePoint(Base):

@@ -2,6 +2,7 @@
 
 from meter2cash.assets import models as assets_models
 from meter2cash.billing import models as billing_models
+from meter2cash.collections import models as collections_models
 from meter2cash.db import audit
 from meter2cash.db.base import Base
 from meter2cash.headend import models as headend_models
@@ -17,6 +18,7 @@ __all__ = [
     "assets_models",
     "audit",
     "billing_models",
+    "collections_models",
     "headend_models",
     "holidays_models",
     "ledger_models",
