@@ -111,3 +111,16 @@ def test_a_reversal_reopens_the_bill_and_a_refund_pays_back_credit(home: Path) -
     )
     assert reverse.returncode == 0, reverse.stderr
     assert _open(home) == {"A001": 12_000, "A002": 5_000}
+
+
+def test_late_fees_are_charged_once_a_day_and_waived_with_a_reason(home: Path) -> None:
+    first = _json(home, "late-fees", "assess", "--through", "2026-08-12")
+    assert first == {"through": "2026-08-12", "bills": 2, "amount": "1.70"}  # 10 days × 0.1 %
+    again = _json(home, "late-fees", "assess", "--through", "2026-08-12")
+    assert again["bills"] == 0
+    waive = ("late-fees", "waive", "20260802-A002", "--actor", "li")
+    assert "--reason" in m2c(home, *waive).stderr
+    assert m2c(home, *waive, "--reason", "hospital stay").returncode == 0
+    assert _open(home) == {"A001": 12_120, "A002": 5_000}
+    bad = m2c(home, "late-fees", "assess", "--rules", "1987")
+    assert "unknown rules '1987'" in _one_line_error(bad)

@@ -15,6 +15,7 @@ from meter2cash.cli import calendar as calendar_command
 from meter2cash.cli import demo as demo_command
 from meter2cash.cli import dlt645 as dlt645_command
 from meter2cash.cli import headend as headend_command
+from meter2cash.cli import late_fees as late_fees_command
 from meter2cash.cli import mqtt as mqtt_command
 from meter2cash.cli import pay as pay_command
 from meter2cash.cli import tariff as tariff_command
@@ -61,6 +62,7 @@ app.add_typer(vee_app, name="vee")
 app.add_typer(bill_command.app, name="bill")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(pay_command.app, name="pay")
+app.add_typer(late_fees_command.app, name="late-fees")
 app.add_typer(tariff_command.app, name="tariff")
 app.add_typer(headend_command.app, name="headend")
 app.add_typer(dlt645_command.app, name="dlt645")

@@ -18,6 +18,7 @@ CASH: Final = "1002"
 REVENUE: Final = "6001"
 FUNDS_PAYABLE: Final = "2241"
 CUSTOMER_CREDIT: Final = "2203"
+LATE_FEE_INCOME: Final = "6051"
 
 CHART: Final = {
     RECEIVABLE: ("应收电费 Electricity receivables", "asset"),
@@ -25,6 +26,7 @@ CHART: Final = {
     REVENUE: ("电费收入 Electricity revenue", "revenue"),
     FUNDS_PAYABLE: ("代征政府性基金 Government funds payable", "liability"),
     CUSTOMER_CREDIT: ("预收电费 Customer credit (prepaid / overpaid)", "liability"),
+    LATE_FEE_INCOME: ("违约金收入 Late-fee income", "revenue"),
 }
 
 
