@@ -9,13 +9,16 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from meter2cash.cli.output import console, progress, table, yuan
+from meter2cash.cli.output import console, kpi_table, progress, table, yuan
+from meter2cash.collections.kpis import collection_kpis
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade_database
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
+from meter2cash.ledger.late_fee_assessment import assess_late_fees
+from meter2cash.ledger.late_fees import RULES_2024
 from meter2cash.ledger.receivables import aging
 from meter2cash.simulator import UtilitySpec
 from meter2cash.workspace import open_workspace, today
@@ -126,11 +129,15 @@ def demo(
         with console.status("applying payments (收)"):
             payments = spine.pay_simulated(ws, sim)
         mark = timed("apply payments (收)", mark)
-        status = spine.status(ws)
-        bills = spine.bill_counts(ws)
         as_of = today(ws.clock, ws.settings)
         with unit_of_work(ws.records) as session:
+            fees = assess_late_fees(session, ws.clock, as_of, RULES_2024)
+        mark = timed("late fees (违约金)", mark)
+        status = spine.status(ws)
+        bills = spine.bill_counts(ws)
+        with unit_of_work(ws.records) as session:
             buckets = aging(session, as_of)
+            kpis = collection_kpis(session, months[-1].period_start, as_of)
         home = ws.settings.home
         database = ws.settings.database_url
 
@@ -161,6 +168,10 @@ def demo(
                 ("bills issued (发行)", f"{status.bills_issued:,}"),
                 ("amount billed", yuan(status.amount_billed)),
                 ("payments posted", f"{payments.posted:,}"),
+                (
+                    f"late fees charged through {as_of} (违约金)",
+                    f"{fees.bills:,} bills, {yuan(from_minor(fees.amount_minor))}",
+                ),
                 ("cash collected", yuan(status.amount_paid)),
                 ("receivables", yuan(status.receivables)),
                 ("ledger balanced", "yes" if status.ledger_balanced else "NO"),
@@ -175,6 +186,9 @@ def demo(
             [(b, yuan(from_minor(int(row[b])))) for b in (*BUCKETS, "total")],
         )
     )
+    last_month = f"{months[-1].period_start:%Y-%m}"
+    title = f"collection KPIs by zone (供电所) — {last_month} bills, as of {as_of}"
+    console.print(kpi_table(kpis, title))
     console.print(table("time taken", ["step", "seconds"], [(n, f"{t:.1f}") for n, t in steps]))
     console.print(
         Panel(

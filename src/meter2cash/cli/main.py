@@ -21,7 +21,7 @@ from meter2cash.cli import pay as pay_command
 from meter2cash.cli import tariff as tariff_command
 from meter2cash.cli import vee as vee_command
 from meter2cash.cli import weather as weather_command
-from meter2cash.cli.output import JsonFlag, console, errors, print_json, table
+from meter2cash.cli.output import JsonFlag, console, errors, kpi_table, print_json, table
 from meter2cash.core.errors import InputError, M2CError
 from meter2cash.core.money import from_minor
 from meter2cash.core.settings import Settings
@@ -337,6 +337,47 @@ def collection_command(
             rows,
         )
     )
+
+
+@app.command("kpis")
+def kpis_command(
+    month: Annotated[str, typer.Option("--month", help="Billing month (YYYY-MM).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Measured on this day (YYYY-MM-DD); default today."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Collection KPIs by zone (each zone's team): collection rate, arrears, aging mix, DSO."""
+    from meter2cash.collections.kpis import collection_kpis
+
+    with workspace() as ws:
+        start = _day(f"{month}-01", "--month")
+        when = _day(as_of, "--as-of") if as_of else today(ws.clock, ws.settings)
+        with unit_of_work(ws.records) as session:
+            frame = collection_kpis(session, start, when)
+    if as_json:
+        print_json(
+            {
+                "month": month,
+                "as_of": when.isoformat(),
+                "zones": [
+                    {
+                        "zone": str(zone),
+                        "billed": str(from_minor(int(r.billed_minor))),
+                        "collected": str(from_minor(int(r.collected_minor))),
+                        "collection_rate": round(float(r.collection_rate), 4),
+                        "receivables": str(from_minor(int(r.receivables_minor))),
+                        "arrears": str(from_minor(int(r.arrears_minor))),
+                        "over_30_days_share": round(float(r.old_share), 4),
+                        "dso_days": round(float(r.dso_days), 1),
+                    }
+                    for zone, r in frame.iterrows()
+                ],
+            }
+        )
+        return
+    console.print(kpi_table(frame, f"collection KPIs of {month}'s bills as of {when}"))
 
 
 @app.command("status")

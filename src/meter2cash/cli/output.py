@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from meter2cash.core.money import from_minor
+
 # Tables of money are wide: render at least 110 columns and let a narrow terminal wrap lines,
 # rather than squeezing amounts into ellipses.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -61,3 +63,24 @@ def progress(description: str, total: int) -> Iterator[Any]:
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+def kpi_table(frame: Any, title: str) -> Table:
+    """Collection KPIs by zone (:func:`meter2cash.collections.kpis.collection_kpis`)."""
+    return table(
+        title,
+        ["zone", "billed", "collected", "rate", "receivables", "arrears", ">30 days", "DSO"],
+        [
+            (
+                zone,
+                yuan(from_minor(int(r.billed_minor))),
+                yuan(from_minor(int(r.collected_minor))),
+                f"{r.collection_rate:.1%}",
+                yuan(from_minor(int(r.receivables_minor))),
+                yuan(from_minor(int(r.arrears_minor))),
+                f"{r.old_share:.1%}",
+                f"{r.dso_days:.1f}",
+            )
+            for zone, r in frame.iterrows()
+        ],
+    )
