@@ -15,6 +15,7 @@ from meter2cash.core.clock import FixedClock
 from meter2cash.core.settings import Settings
 from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.ledger import repository
+from meter2cash.ledger.callbacks import sign
 from tests.cli.test_bad_input import _one_line_error
 from tests.cli.test_spine import m2c
 from tests.factories import create_account, create_bill
@@ -124,3 +125,20 @@ def test_late_fees_are_charged_once_a_day_and_waived_with_a_reason(home: Path) -
     assert _open(home) == {"A001": 12_120, "A002": 5_000}
     bad = m2c(home, "late-fees", "assess", "--rules", "1987")
     assert "unknown rules '1987'" in _one_line_error(bad)
+
+
+def test_a_signed_callback_posts_and_a_forged_one_is_refused(home: Path) -> None:
+    body = home / "callback.json"
+    body.write_bytes(
+        b'{"provider": "alipay", "transaction_id": "2026080522001", "account_no": "A002",'
+        b' "amount": "50.00", "paid_on": "2026-08-05"}'
+    )
+    secret = {"M2C_CALLBACK_SECRET": "shared"}
+    good = sign(body.read_bytes(), "shared")
+    forged = m2c(home, "pay", "callback", str(body), "--signature", "ab" * 32, env=secret)
+    assert "signature does not match" in _one_line_error(forged)
+    posted = m2c(home, "pay", "callback", str(body), "--signature", good, "--json", env=secret)
+    assert json.loads(posted.stdout)["posted"] == 1
+    assert _open(home) == {"A001": 12_000}
+    unset = m2c(home, "pay", "callback", str(body), "--signature", good)
+    assert "M2C_CALLBACK_SECRET" in _one_line_error(unset)

@@ -16,6 +16,7 @@ from meter2cash.core.money import from_minor, quantize_money, to_minor
 from meter2cash.core.settings import Settings
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.bank_batches import check_bank_file, post_bank_file
+from meter2cash.ledger.callbacks import post_callback
 from meter2cash.ledger.credit import refund_credit
 from meter2cash.ledger.payments import (
     PAYMENT_COLUMNS,
@@ -205,3 +206,24 @@ def refund(
         )
     done = f"entry {entry}" if entry else "already refunded, nothing posted"
     console.print(f"refund {reference}: {yuan(from_minor(minor))} to {account} ({done})")
+
+
+@app.command("callback")
+def callback(
+    path: Annotated[Path, typer.Argument(help="The callback's JSON body, byte for byte.")],
+    signature: Annotated[
+        str, typer.Option("--signature", help="Hex HMAC-SHA256 the provider sent.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Post an online or QR-code payment callback (signed; a retried callback posts once)."""
+    settings = Settings.from_env()
+    if not settings.callback_secret:
+        raise InputError("no callback secret is set", "set M2C_CALLBACK_SECRET")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with open_workspace(settings) as ws, unit_of_work(ws.records) as session:
+        report = post_callback(session, ws.clock, body, signature, settings.callback_secret)
+    _print_report(report, as_json)

@@ -24,6 +24,7 @@ KNOWN: Final = {
     "M2C_ENGINE": "batch engine: duckdb (embedded, default) or spark",
     "M2C_SPARK_MASTER": "Spark master URL when M2C_ENGINE=spark (local[*])",
     "M2C_TIMEZONE": "the utility's IANA time zone (Asia/Shanghai)",
+    "M2C_CALLBACK_SECRET": "shared secret signing online/QR payment callbacks (HMAC-SHA256)",
 }
 _IGNORED_PREFIXES: Final = ("M2C_TEST_",)
 
@@ -37,6 +38,7 @@ class Settings:
     engine: EngineName
     spark_master: str
     timezone_name: str
+    callback_secret: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -81,4 +83,5 @@ class Settings:
             engine="spark" if engine == "spark" else "duckdb",
             spark_master=env.get("M2C_SPARK_MASTER", "local[*]"),
             timezone_name=tz_name,
+            callback_secret=env.get("M2C_CALLBACK_SECRET") or None,
         )
