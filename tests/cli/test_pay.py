@@ -62,6 +62,10 @@ def test_a_bank_file_posts_once_however_often_it_is_loaded(home: Path) -> None:
     assert _open(home) == {}
     shown = m2c(home, "pay", "load-bank", str(path)).stdout
     assert "bank file ICBC-0805" in shown and "¥170.00" in shown
+    agent_file = home / "post-office.csv"
+    agent_file.write_text("H,PO-0806,CHINAPOST,2026-08-06,1,10.00\nD,T1,A001,10.00,2026-08-06\n")
+    as_agent = _json(home, "pay", "load-bank", str(agent_file), "--agent")
+    assert (as_agent["channel"], as_agent["posted"]) == ("agent:CHINAPOST", 1)
 
 
 def test_a_bank_file_with_a_wrong_total_is_refused_and_nothing_posts(home: Path) -> None:

@@ -15,7 +15,7 @@ from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor, quantize_money, to_minor
 from meter2cash.core.settings import Settings
 from meter2cash.db.session import unit_of_work
-from meter2cash.ledger.bank_batches import check_bank_file, post_bank_file
+from meter2cash.ledger.bank_batches import Sender, check_bank_file, post_bank_file
 from meter2cash.ledger.callbacks import post_callback
 from meter2cash.ledger.credit import refund_credit
 from meter2cash.ledger.payments import (
@@ -54,16 +54,22 @@ def load_bank(
             "(default: refuse the whole file).",
         ),
     ] = False,
+    agent: Annotated[
+        bool,
+        typer.Option("--agent", help="The file is a third-party agent's (代收点), not a bank's."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Post a bank batch file: control figures checked, each payment once, resumable."""
+    """Post a bank (or agent) batch file: control figures checked, each payment once,
+    resumable."""
+    sender: Sender = "agent" if agent else "bank"
     with open_workspace(Settings.from_env()) as ws:
         bank_file = check_bank_file(ws.records, path, "quarantine" if quarantine else "reject")
         if as_json:
-            report = post_bank_file(ws.records, ws.clock, bank_file)
+            report = post_bank_file(ws.records, ws.clock, bank_file, sender=sender)
         else:
             with progress(f"posting {path.name}", len(bank_file.payments)) as advance:
-                report = post_bank_file(ws.records, ws.clock, bank_file, advance)
+                report = post_bank_file(ws.records, ws.clock, bank_file, advance, sender)
     quarantined = report.quarantined
     if as_json:
         print_json(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -27,6 +27,7 @@ from meter2cash.ledger.bank_files import BadLines, BankFile, read_bank_file
 from meter2cash.ledger.models import Payment, PaymentBatch, QuarantinedLine
 from meter2cash.ledger.payments import post_payments
 
+Sender = Literal["bank", "agent"]
 CHUNK: Final = 100_000
 """Payments per transaction."""
 
@@ -62,9 +63,11 @@ def post_bank_file(
     clock: Clock,
     bank_file: BankFile,
     progress: Callable[[int], None] | None = None,
+    sender: Sender = "bank",
 ) -> BatchReport:
-    """Post a checked bank file; ``progress`` gets the count of each chunk done."""
-    channel = f"bank:{bank_file.bank}"
+    """Post a checked file from a bank or a third-party collection agent (代收点: the same
+    format, the header naming the agent); ``progress`` gets the count of each chunk done."""
+    channel = f"{sender}:{bank_file.bank}"
     with unit_of_work(records) as session:
         batch_id = _batch(session, clock, bank_file, channel)
     payments = bank_file.payments.assign(channel=channel).rename(columns={"paid_on": "received_on"})
