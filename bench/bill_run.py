@@ -13,9 +13,15 @@ through the measurement store's normal write path in a few large batches. Regist
 maximum demand, so the industrial accounts are billed on COM-TOU here (IND-TWO-PART needs the
 15-minute curve). Timed stages: determinants (the engine query), pricing
 (:func:`price_cycle` per tariff plus the scalar fallback), a raw DuckDB aggregation of the
-same register deltas over the same Parquet (for comparison), review, persisting bills and
-lines in batches, and issue with postings. ``M2C_DATABASE_URL`` selects the records
-database (embedded SQLite by default).
+same register deltas over the same Parquet (for comparison), review, then the bill run itself
+(:func:`bill_month`, which does its own selection, pricing and review again) split into its
+selection of the billable meters (``select_s``), its pricing path (``price_accounts_s``) and
+writing the bills and lines in batches (``persist_s``: everything after pricing, commits
+included), and issue with postings. ``run_s`` is the bill run plus issue.
+
+The records database is embedded SQLite in a temporary directory, or, with
+``M2C_BENCH_DATABASE_URL`` set to a PostgreSQL database, a fresh schema in it, dropped
+afterwards.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +43,8 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 ACCOUNTS = int(os.environ.get("M2C_BENCH_ACCOUNTS", "1000000"))
+DATABASE_URL = os.environ.get("M2C_BENCH_DATABASE_URL")
+"""A PostgreSQL database to bench on (a fresh schema in it); embedded SQLite if unset."""
 CLASS_SHARES = (0.88, 0.09, 0.03)
 """Residential, commercial, industrial (the simulator's shares)."""
 ACCOUNTS_PER_ZONE = 1000
@@ -51,6 +62,49 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[[], T]) -> T:
     result = fn()
     stages[name] = time.perf_counter() - began
     return result
+
+
+@contextmanager
+def _records_url(home: str) -> Iterator[str]:
+    """The records database to bench on: SQLite under ``home``, or a fresh schema in
+    :data:`DATABASE_URL`, dropped afterwards."""
+    if not DATABASE_URL:
+        yield f"sqlite:///{home}/records.sqlite"
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"m2c_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in DATABASE_URL else "?"
+    try:
+        yield f"{DATABASE_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def _pricing_marked(marks: dict[str, float]) -> Iterator[None]:
+    """While open, :func:`bill_month`'s call of ``price_accounts`` records when it began
+    (``priced_from``) and ended (``priced_to``), splitting the run into its stages."""
+    from meter2cash.billing import run
+
+    price_accounts = run.price_accounts
+
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        marks["priced_from"] = time.perf_counter()
+        priced = price_accounts(*args, **kwargs)
+        marks["priced_to"] = time.perf_counter()
+        return priced
+
+    run.price_accounts = marked
+    try:
+        yield
+    finally:
+        run.price_accounts = price_accounts
 
 
 def _codes(prefix: str, n: int, width: int, first: int = 1) -> npt.NDArray[np.str_]:
@@ -268,11 +322,12 @@ def run() -> dict[str, float]:
     from meter2cash.workspace import open_workspace
 
     stages: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="m2c-bench-") as home:
-        env = {"M2C_HOME": home}
-        if url := os.environ.get("M2C_DATABASE_URL"):
-            env["M2C_DATABASE_URL"] = url
-        settings = Settings.from_env(env)
+    marks: dict[str, float] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="m2c-bench-") as home,
+        _records_url(home) as url,
+    ):
+        settings = Settings.from_env({"M2C_HOME": home, "M2C_DATABASE_URL": url})
         Path(home).mkdir(exist_ok=True)
         upgrade_database(settings.database_url)
         with open_workspace(settings) as ws:
@@ -320,11 +375,14 @@ def run() -> dict[str, float]:
                         session, july, priced_frame.assign(total_minor=totals), DEFAULT_LIMITS
                     ),
                 )
-            report = _timed(
-                stages,
-                "bill_month",
-                lambda: bill_month(ws.records, ws.clock, ws.batch, catalogue, july),
-            )
+            began = time.perf_counter()
+            with _pricing_marked(marks):
+                report = bill_month(ws.records, ws.clock, ws.batch, catalogue, july)
+            ended = time.perf_counter()
+            stages["bill_month"] = ended - began
+            stages["select"] = marks["priced_from"] - began
+            stages["price_accounts"] = marks["priced_to"] - marks["priced_from"]
+            stages["persist"] = ended - marks["priced_to"]
             with unit_of_work(ws.records) as session:
                 issued = _timed(stages, "issue", lambda: issue_approved(session, ws.clock))
     run_seconds = stages["bill_month"] + stages["issue"]
@@ -334,10 +392,6 @@ def run() -> dict[str, float]:
         "bills_in_review": float(report.in_review),
         "bills_issued": float(issued.issued),
         **{f"{name}_s": seconds for name, seconds in stages.items()},
-        "persist_s": stages["bill_month"]
-        - stages["determinants"]
-        - stages["pricing"]
-        - stages["review"],
         "run_s": run_seconds,
         "bills_per_s": report.billed / run_seconds,
     }

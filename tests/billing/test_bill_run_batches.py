@@ -1,9 +1,10 @@
 """The bill run's bulk paths: whole batches survive a crash, a re-run finishes the cycle,
-and issue posts balanced entries once per bill."""
+and issue posts balanced entries once per bill — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,17 +25,27 @@ from meter2cash.ledger.service import trial_balance
 from meter2cash.simulator import UtilitySpec
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.workspace import Workspace, open_workspace
+from tests.conftest import postgres_schema
 
 
-@pytest.fixture(scope="module")
-def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, MonthPeriod]]:
-    """200 accounts with July 2026 collected, nothing billed."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def collected(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Workspace, MonthPeriod]]:
+    """200 accounts with July 2026 collected, nothing billed: in embedded SQLite, and in
+    PostgreSQL when configured."""
     home: Path = tmp_path_factory.mktemp("batches")
-    settings = Settings.from_env({"M2C_HOME": str(home)})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    with open_workspace(settings) as ws:
+    with ExitStack() as stack:
+        env = {"M2C_HOME": str(home)}
+        if request.param == "postgresql":
+            env["M2C_DATABASE_URL"] = stack.enter_context(postgres_schema())
+        settings = Settings.from_env(env)
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        engine.dispose()
+        ws = stack.enter_context(open_workspace(settings))
         sim = spine.simulate(
             ws, UtilitySpec(seed=5, accounts=200, start=date(2026, 6, 30), days=33)
         )

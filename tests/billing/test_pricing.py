@@ -70,6 +70,7 @@ def _frame(
     frame["contracted_kva"] = rng.choice([315, 630, 1000, 2500], n) * KWH_SCALE
     frame["kwh_before"] = np.rint(rng.uniform(0, 6000, n) * KWH_SCALE).astype(np.int64)
     frame["days"] = (END - START).days + 1
+    frame["contract_demand_kw"] = rng.choice([100, 400, 2000], n) * KWH_SCALE
     return frame
 
 
@@ -86,6 +87,9 @@ def _scalar(version: TariffVersion, row: pd.Series) -> list[tuple[object, ...]]:
         kvarh_total=_decimal(row["kvarh_total"]),
         max_demand_kw=_decimal(row["max_demand_kw"]),
         contracted_kva=_decimal(row["contracted_kva"]),
+        contract_demand_kw=_decimal(row["contract_demand_kw"])
+        if "contract_demand_kw" in row
+        else None,
     )
     result = rate(version, det, TierContext(kwh_before_in_tier_year=_decimal(row["kwh_before"])))
     return [

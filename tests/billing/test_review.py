@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
+from meter2cash.billing import repository
 from meter2cash.billing.issue import decide
 from meter2cash.billing.review import (
     BILL_COLUMNS,
@@ -102,6 +103,7 @@ def reasons(
 
 def test_every_rule_is_registered_and_named_in_the_reasons() -> None:
     assert list(RULES) == [
+        "rating_error",
         "zero_consumption",
         "negative_amount",
         "absurd_amount",
@@ -265,3 +267,32 @@ def test_approve_and_reject_are_audited(records: Engine, clock: FixedClock) -> N
         decide(session, clock, held_no, approve=True, actor="li.clerk", reason="again")
     with unit_of_work(records) as session, pytest.raises(InputError, match="needs a reason"):
         decide(session, clock, held_no, approve=True, actor="li.clerk", reason=" ")
+
+
+def test_a_bill_held_with_rating_error_cannot_be_approved(
+    records: Engine, clock: FixedClock
+) -> None:
+    with unit_of_work(records) as session:
+        held = create_bill(
+            session, create_account(session, "A1"), 0, date(2026, 7, 31), status="in_review"
+        )
+        held.review_reasons = (
+            "history_kwh: 900.00 kWh is over 2× the usual 210.00 kWh; "
+            "rating_error: the tariff bills demand by contract_demand_kw but the determinants "
+            "have no contract_demand_kw — supply contract_demand_kw"
+        )
+        held_no = held.bill_no
+    with unit_of_work(records) as session, pytest.raises(InputError) as refused:
+        decide(session, clock, held_no, approve=True, actor="li.clerk", reason="looks fine")
+    assert str(refused.value) == (
+        f"bill {held_no} could not be rated (rating_error) and has no lines; approving it "
+        "would issue a bill of 0 — correct the record it names, reject the bill "
+        "(m2c bill review reject) and run the month again"
+    )
+    with unit_of_work(records) as session:
+        still = repository.bill_by_no(session, held_no)
+        assert still is not None and still.status == "in_review"
+        rejected = decide(
+            session, clock, held_no, approve=False, actor="li.clerk", reason="no contract demand"
+        )
+        assert rejected.status == "cancelled"

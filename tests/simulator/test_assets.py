@@ -34,7 +34,7 @@ def test_tariffs_and_metering_follow_the_class(
     tariffs = joined.groupby("customer_class")["tariff_code"].agg(set)
     assert tariffs["residential"] == {"RES-TIER-ZJ", "RES-TOU-TIER"}
     assert tariffs["commercial"] == {"COM-TOU"}
-    assert tariffs["industrial"] == {"IND-TWO-PART"}
+    assert tariffs["industrial"] == {"IND-TWO-PART", "IND-TWO-PART-CD"}
     meters = utility.meters.merge(meter_classes, on="meter_no")
     residential = meters[meters["customer_class"] == "residential"]
     assert not residential["records_intervals"].any()
@@ -45,6 +45,12 @@ def test_tariffs_and_metering_follow_the_class(
     contracted = utility.service_points["contracted_kva"].dropna()
     assert contracted.between(315, 2000).all()
     assert len(contracted) == (utility.customers["customer_class"] == "industrial").sum()
+    # Large (high-voltage, over 630 kVA) plants declare a contract demand and are billed by it.
+    points = utility.service_points.merge(joined, on="account_no")
+    by_contract = points["tariff_code"] == "IND-TWO-PART-CD"
+    assert (by_contract == (points["contracted_kva"] > 630)).all()
+    assert points.loc[by_contract, "contract_demand_kw"].gt(0).all()
+    assert points.loc[~by_contract, "contract_demand_kw"].isna().all()
 
 
 def test_addresses_are_twelve_unique_digits(utility: SimulatedUtility) -> None:

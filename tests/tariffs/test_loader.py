@@ -61,9 +61,15 @@ def _error(path: Path) -> str:
     return message
 
 
-def test_catalogue_has_the_four_worked_tariffs() -> None:
+def test_catalogue_has_the_five_worked_tariffs() -> None:
     catalogue = load_catalogue()
-    assert set(catalogue) == {"RES-TIER-ZJ", "RES-TOU-TIER", "COM-TOU", "IND-TWO-PART"}
+    assert set(catalogue) == {
+        "RES-TIER-ZJ",
+        "RES-TOU-TIER",
+        "COM-TOU",
+        "IND-TWO-PART",
+        "IND-TWO-PART-CD",
+    }
     for document in catalogue.values():
         assert document.source
         assert document.currency == "CNY"

@@ -155,6 +155,7 @@ def _catalogue_bill(
         kvarh_total=total * kvar_ratio,
         max_demand_kw=demand,
         contracted_kva=D(1000),
+        contract_demand_kw=D(500),
     )
     return rate(version, det, TierContext(before))
 

@@ -382,6 +382,8 @@ def test_rating_is_never_negative(
         kwh_by_period=by_period,
         kvarh_total=kvarh,
         max_demand_kw=demand,
+        contracted_kva=D(1000),
+        contract_demand_kw=D(500),
     )
     bill = rate(version, det, TierContext(before))
     assert bill.total >= 0

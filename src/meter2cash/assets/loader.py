@@ -32,7 +32,11 @@ from meter2cash.core.errors import DataHomeError
 
 @dataclass(frozen=True)
 class AssetFrames:
-    """The asset tables, keyed by natural codes (columns as the simulator emits them)."""
+    """The asset tables, keyed by natural codes (columns as the simulator emits them).
+
+    ``service_points`` may carry ``contract_demand_kw`` [kW] (合同最大需量, for tariffs billed
+    by contract demand); without the column, or where it is empty, none is on file.
+    """
 
     zones: pd.DataFrame
     transformer_areas: pd.DataFrame
@@ -159,6 +163,11 @@ def load_assets(session: Session, frames: AssetFrames) -> LoadReport:
                 "role": r["role"],
                 "contracted_kva": (
                     None if r["contracted_kva"] is None else Decimal(str(r["contracted_kva"]))
+                ),
+                "contract_demand_kw": (
+                    None
+                    if r.get("contract_demand_kw") is None
+                    else Decimal(str(r["contract_demand_kw"]))
                 ),
             }
             for r in _records(frames.service_points)

@@ -10,11 +10,11 @@ import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from meter2cash.billing import repository
 from meter2cash.billing.cycles import MonthPeriod
 from meter2cash.billing.models import Bill, BillLine
 from meter2cash.billing.pricing import KWH_SCALE
 from meter2cash.db.bulk import insert_columns
+from meter2cash.db.ids import reserve_ids
 
 
 def bill_records(
@@ -52,6 +52,11 @@ def bill_records(
         "due_date": due_date,
         "replaces_bill_id": replaces_bill_id,
         "review_reasons": bills["review_reasons"].to_numpy(),
+        "carried_export_kwh": np.where(
+            bills["carried_export_out"].to_numpy() < 0,
+            np.nan,
+            bills["carried_export_out"].to_numpy() / KWH_SCALE,
+        ),
     }
 
 
@@ -59,22 +64,19 @@ def insert_bills(
     session: Session, records: Mapping[str, Any], lines: pd.DataFrame
 ) -> npt.NDArray[np.int64]:
     """Insert bills (:func:`bill_records`, in ``lines``' bill order) and their lines in
-    bulk; returns the new bill ids in order."""
-    count = insert_columns(
-        session, Bill.__tablename__, {k: _column(v, records) for k, v in records.items()}
-    )
+    bulk; returns the new bill ids in order.
+
+    The ids are reserved before the insert (:func:`reserve_ids`), so the lines reference
+    them straight from the frame rather than looking the bills up by number afterwards.
+    """
+    count = len(records["bill_no"])
     if not count:
         return np.zeros(0, np.int64)
-    ids = np.asarray(repository.bill_ids(session, list(records["bill_no"])), np.int64)
+    ids = reserve_ids(session, Bill.__tablename__, count)
+    columns = {k: [v] * count if np.ndim(v) == 0 else v for k, v in records.items()}
+    insert_columns(session, Bill.__tablename__, {"id": ids, **columns})
     insert_lines(session, ids, lines)
     return ids
-
-
-def _column(value: Any, records: Mapping[str, Any]) -> Any:
-    """``value`` broadcast to the length of ``records``' bill numbers when a scalar."""
-    if np.ndim(value) == 0:
-        return [value] * len(records["bill_no"])
-    return value
 
 
 def insert_lines(session: Session, bill_ids: npt.NDArray[np.int64], lines: pd.DataFrame) -> int:

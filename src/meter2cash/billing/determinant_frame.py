@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,10 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meter2cash.billing.cycles import MonthPeriod
-from meter2cash.billing.determinants import interval_determinants, register_determinants
+from meter2cash.billing.determinants import (
+    interval_determinants,
+    register_determinants,
+    segment_register_determinants,
+)
 from meter2cash.billing.pricing import KWH_SCALE, IntArray
 from meter2cash.core.calendar import HolidayCalendar
-from meter2cash.core.timezones import local_day_bounds
+from meter2cash.core.timezones import local_day_bounds, local_midnight
 from meter2cash.engines import BatchEngine
 from meter2cash.tariffs.schema import TOU_PERIODS, TariffDocument, tou_slot_table
 
@@ -70,19 +75,93 @@ def _tou_slots(tariffs: Mapping[str, TariffDocument], day: date) -> pa.Table:
     )
 
 
-def _periods(meters: pd.DataFrame, period: MonthPeriod) -> pa.Table:
-    n = len(meters)
-    return pa.table(
-        {
-            "meter_no": pa.array(meters["meter_no"], pa.string()),
-            "account_no": pa.array(meters["account_no"], pa.string()),
-            "period_start": pa.array([period.period_start] * n, pa.date32()),
-            "period_end": pa.array([period.period_end] * n, pa.date32()),
-            "multiplier": pa.array(meters["multiplier"].astype("int64"), pa.int64()),
-            "register_digits": pa.array(meters["register_digits"].astype("int64"), pa.int64()),
-            "tou_schedule": pa.array(meters["tariff_code"], pa.string()),
-        }
+def _periods(rows: pd.DataFrame, *, segments: bool = False) -> pa.Table:
+    """The engine's periods table of ``rows`` (:func:`installation_segments` rows): one
+    row per account, or with ``segments`` one per installation segment with its change
+    instants and the installation's recorded A+ reads."""
+    columns = {
+        "meter_no": pa.array(rows["meter_no"], pa.string()),
+        "account_no": pa.array(rows["account_no"], pa.string()),
+        "period_start": pa.array(rows["period_start"].to_numpy("datetime64[D]"), pa.date32()),
+        "period_end": pa.array(rows["period_end"].to_numpy("datetime64[D]"), pa.date32()),
+        "multiplier": pa.array(rows["multiplier"].astype("int64"), pa.int64()),
+        "register_digits": pa.array(rows["register_digits"].astype("int64"), pa.int64()),
+        "tou_schedule": pa.array(rows["tariff_code"], pa.string()),
+    }
+    if segments:
+        for name in ("open_at", "close_at"):
+            columns[name] = pa.array(rows[name], pa.timestamp("us", tz="UTC"))
+        for name, source in (
+            ("initial_read", "initial_read_kwh"),
+            ("final_read", "final_read_kwh"),
+        ):
+            values = rows[source] if source in rows else pd.Series(None, index=rows.index)
+            columns[name] = pa.array(
+                [None if pd.isna(v) else Decimal(v) for v in values], pa.decimal128(18, 4)
+            )
+    return pa.table(columns)
+
+
+def _days(values: pd.Series, default: date) -> npt.NDArray[np.datetime64]:
+    """Local dates as datetime64[D], ``default`` where missing."""
+    days = pd.to_datetime(values, errors="coerce").to_numpy("datetime64[D]")
+    return np.where(np.isnat(days), np.datetime64(default, "D"), days)
+
+
+def _midnights(days: npt.NDArray[np.datetime64], tz: ZoneInfo) -> pd.Series:
+    """The UTC instant each local day begins."""
+    unique = np.unique(days)
+    starts = pd.DatetimeIndex([local_midnight(d.astype(date), tz) for d in unique])
+    return pd.Series(starts[np.searchsorted(unique, days)])
+
+
+def installation_segments(meters: pd.DataFrame, period: MonthPeriod, tz: ZoneInfo) -> pd.DataFrame:
+    """``meters`` (rows of :func:`repository.billable_meters`, one per installation)
+    clipped to each account's billed days, with the segment's local dates.
+
+    An account is billed from ``max(period_start, opened_on)`` to ``min(period_end,
+    closed_on)`` (``first_day`` / ``last_day``). A segment opens at the first day's freeze
+    unless installed later (``open_at`` = installed_at) and closes at the freeze after the
+    last day unless removed earlier (``close_at`` = removed_at); ``period_start`` /
+    ``period_end`` are its local dates. Installations outside the billed days are dropped;
+    ``segmented`` marks every row of an account with more than one segment or a change
+    instant (its registers are read per segment).
+    """
+    rows = meters.reset_index(drop=True)
+    first = _days(rows.get("opened_on", pd.Series(pd.NaT, index=rows.index)), period.period_start)
+    last = _days(rows.get("closed_on", pd.Series(pd.NaT, index=rows.index)), period.period_end)
+    first = np.maximum(first, np.datetime64(period.period_start, "D"))
+    last = np.minimum(last, np.datetime64(period.period_end, "D"))
+    opens, closes = _midnights(first, tz), _midnights(last + np.timedelta64(1, "D"), tz)
+    n = len(rows)
+    installed = pd.to_datetime(
+        rows.get("installed_at", pd.Series(pd.NaT, index=rows.index)), utc=True
     )
+    removed = pd.to_datetime(rows.get("removed_at", pd.Series(pd.NaT, index=rows.index)), utc=True)
+    late = (installed > opens).to_numpy(bool)
+    early = (removed < closes).to_numpy(bool)
+    inside = (
+        (first <= last) & ~(installed >= closes).to_numpy(bool) & ~(removed <= opens).to_numpy(bool)
+    )
+    local_day = np.datetime64("NaT", "D")
+
+    def local_dates(instants: pd.Series) -> npt.NDArray[np.datetime64]:
+        if not len(instants) or instants.isna().all():
+            return np.full(len(instants), local_day)
+        local = instants.dt.tz_convert(tz).dt.tz_localize(None)
+        return np.asarray(local.to_numpy("datetime64[D]"))
+
+    rows = rows.assign(
+        first_day=first,
+        last_day=last,
+        period_start=np.where(late, local_dates(installed), first),
+        period_end=np.where(early, local_dates(removed), last),
+        open_at=installed.where(late),
+        close_at=removed.where(early),
+    )[inside if n else np.zeros(0, bool)]
+    segments = rows.groupby("account_id", sort=False)["account_id"].transform("size")
+    rows["segmented"] = (segments > 1) | rows["open_at"].notna() | rows["close_at"].notna()
+    return rows.reset_index(drop=True)
 
 
 def expected_intervals(period: MonthPeriod, tz: ZoneInfo) -> int:
@@ -104,6 +183,86 @@ def _int4(values: npt.NDArray[np.float64]) -> IntArray:
     return np.where(np.isnan(values), -1, values).astype(np.int64)
 
 
+def _delta_frame(deltas: pa.Table) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_no": deltas["account_no"].to_numpy(zero_copy_only=False),
+            "channel": deltas["channel"].to_numpy(zero_copy_only=False),
+            "delta": _q4(deltas["delta"]),
+            "estimated": deltas["estimated"].to_numpy(zero_copy_only=False).astype(bool),
+        }
+    )
+
+
+def _account_registers(
+    engine: BatchEngine, rows: pd.DataFrame, period: MonthPeriod
+) -> pd.DataFrame:
+    """Register deltas [0.0001 kWh, NaN = missing] per account and channel, with
+    ``estimated``: accounts of one plain segment by :func:`register_determinants`, the
+    others summed over their segments by :func:`segment_register_determinants` (missing
+    when any segment's is)."""
+    reads = engine.measurements(
+        "register_reads", period.period_start, period.period_end + timedelta(days=1)
+    )
+    segmented = rows["segmented"].to_numpy(bool)
+    parts = []
+    if (~segmented).any():
+        periods = engine.table("bill_periods", _periods(rows[~segmented]))
+        parts.append(_delta_frame(engine.to_arrow(register_determinants(reads, periods))))
+    if segmented.any():
+        segments = engine.table("bill_segments", _periods(rows[segmented], segments=True))
+        each = _delta_frame(engine.to_arrow(segment_register_determinants(reads, segments)))
+        grouped = each.assign(missing=each["delta"].isna()).groupby(
+            ["account_no", "channel"], sort=False
+        )
+        summed = grouped.agg(
+            delta=("delta", "sum"), missing=("missing", "any"), estimated=("estimated", "any")
+        ).reset_index()
+        summed["delta"] = summed["delta"].mask(summed["missing"])
+        parts.append(summed.drop(columns="missing"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _account_curves(
+    engine: BatchEngine,
+    rows: pd.DataFrame,
+    tariffs: Mapping[str, TariffDocument],
+    period: MonthPeriod,
+    calendar: HolidayCalendar,
+) -> pd.DataFrame:
+    """Curve determinants [0.0001 kWh, kvarh, kW] per account with curve meters, indexed
+    by account_no: segments' energy and interval counts summed, the largest demand."""
+    names = ("kwh_total", *(f"kwh_{p}" for p in TOU_PERIODS), "kvarh_total", "max_demand_kw")
+    segmented = rows["segmented"].to_numpy(bool)
+    parts = []
+    for subset, with_segments in ((rows[~segmented], False), (rows[segmented], True)):
+        if subset.empty:
+            continue
+        expr = interval_determinants(
+            engine.measurements("intervals", period.period_start, period.period_end),
+            engine.table(
+                "interval_segments" if with_segments else "interval_periods",
+                _periods(subset, segments=with_segments),
+            ),
+            engine.table("tou_slots", _tou_slots(tariffs, period.period_start)),
+            engine.table("calendar", day_types(period.period_start, period.period_end, calendar)),
+        )
+        table = engine.to_arrow(expr)
+        parts.append(
+            pd.DataFrame(
+                {name: _q4(table[name]) for name in names}
+                | {"interval_count": table["interval_count"].to_numpy(zero_copy_only=False)},
+            ).assign(account_no=table["account_no"].to_numpy(zero_copy_only=False))
+        )
+    curves = pd.concat(parts, ignore_index=True)
+    if not segmented.any():
+        return curves.set_index("account_no")
+    sums = {name: "sum" for name in names if name != "max_demand_kw"}
+    return curves.groupby("account_no", sort=False).agg(
+        {**sums, "max_demand_kw": "max", "interval_count": "sum"}
+    )
+
+
 def determinant_frame(
     engine: BatchEngine,
     meters: pd.DataFrame,
@@ -111,64 +270,46 @@ def determinant_frame(
     period: MonthPeriod,
     calendar: HolidayCalendar,
 ) -> pd.DataFrame:
-    """``meters`` (rows of :func:`repository.billable_meters`) with their determinants, only
-    the accounts with the reads to bill.
+    """One row per account of ``meters`` (rows of :func:`repository.billable_meters`, one
+    per installation) with its determinants, only the accounts with the reads to bill.
 
-    Adds the int64 quantities of :data:`DETERMINANT_COLUMNS` but ``kwh_before`` and ``days``
-    [0.0001 kWh, kvarh, kW, kVA; ``-1`` = none] and ``estimated``. Energy comes from the
-    15-minute curve when it is complete for the period, otherwise from the register deltas
-    (the meter's legal registers, VEE-estimated where a freeze was missed), flagged
-    ``estimated`` if either read was estimated or the meter records a curve (it had gaps).
-    Maximum demand and reactive energy come from the curve.
+    Adds the int64 quantities of :data:`DETERMINANT_COLUMNS` but ``kwh_before`` [0.0001
+    kWh, kvarh, kW, kVA; ``-1`` = none], ``days`` (days billed: the account's own, opened or
+    closed inside the period), ``cycle_days``, ``first_day`` / ``last_day``,
+    ``installed_in_period`` (an installation began inside the billed days: a meter
+    exchange or CT/PT change, or a first meter), ``from_curve`` (energy from the complete
+    curve) and ``estimated``. The meter columns are
+    those of the installation in force at the end. Energy comes from the 15-minute curve
+    when it is complete for the billed days, otherwise from the register deltas (the
+    meter's legal registers, VEE-estimated where a freeze was missed), flagged
+    ``estimated`` if a read was estimated or the account records a curve (it had gaps).
+    Across a meter exchange or CT/PT change each installation segment counts at its own
+    multiplier (:func:`installation_segments`). Maximum demand and reactive energy come
+    from the curve.
     """
-    meters = meters.reset_index(drop=True)
-    accounts = pd.Index(meters["account_no"])
-    periods = engine.table("bill_periods", _periods(meters, period))
-    deltas = engine.to_arrow(
-        register_determinants(
-            engine.measurements(
-                "register_reads", period.period_start, period.period_end + timedelta(days=1)
-            ),
-            periods,
-        )
+    tz = engine.store.tz
+    rows = installation_segments(meters, period, tz)
+    last = rows.drop_duplicates("account_id", keep="last").reset_index(drop=True)
+    accounts = pd.Index(last["account_no"])
+    n = len(last)
+    reads = (
+        _account_registers(engine, rows, period)
+        if n
+        else pd.DataFrame(columns=["account_no", "channel", "delta", "estimated"])
     )
-    reads = pd.DataFrame(
-        {
-            "account_no": deltas["account_no"].to_numpy(zero_copy_only=False),
-            "channel": deltas["channel"].to_numpy(zero_copy_only=False),
-            "delta": _q4(deltas["delta"]),
-            "estimated": deltas["estimated"].to_numpy(zero_copy_only=False),
-        }
-    ).dropna(subset=["delta"])
     wide = reads.pivot(index="account_no", columns="channel", values="delta").reindex(accounts)
     total = reads["channel"] == "A+"
     estimated_reads = accounts.isin(reads.loc[total & reads["estimated"], "account_no"])
 
-    n = len(meters)
+    curve_rows = rows["records_intervals"].astype(bool).to_numpy()
     curve = pd.DataFrame(index=accounts)
-    interval_meters = meters[meters["records_intervals"].astype(bool)]
-    if len(interval_meters):
-        expr = interval_determinants(
-            engine.measurements("intervals", period.period_start, period.period_end),
-            engine.table("interval_periods", _periods(interval_meters, period)),
-            engine.table("tou_slots", _tou_slots(tariffs, period.period_start)),
-            engine.table("calendar", day_types(period.period_start, period.period_end, calendar)),
+    if curve_rows.any():
+        curve = _account_curves(engine, rows[curve_rows], tariffs, period, calendar).reindex(
+            accounts
         )
-        table = engine.to_arrow(expr)
-        curve = pd.DataFrame(
-            {
-                name: _q4(table[name])
-                for name in ("kwh_total", *(f"kwh_{p}" for p in TOU_PERIODS), "kvarh_total")
-            }
-            | {
-                "max_demand_kw": _q4(table["max_demand_kw"]),
-                "interval_count": table["interval_count"].to_numpy(zero_copy_only=False),
-            },
-            index=pd.Index(table["account_no"].to_numpy(zero_copy_only=False)),
-        ).reindex(accounts)
-    has_curve = accounts.isin(interval_meters["account_no"])
+    has_curve = accounts.isin(rows.loc[curve_rows, "account_no"])
     count = curve.get("interval_count", pd.Series(np.nan, index=accounts)).to_numpy(np.float64)
-    complete = count == expected_intervals(period, engine.store.tz)
+    complete = count == _expected_by_row(last, tz)
     some = np.nan_to_num(count) > 0
 
     def curve_of(name: str) -> npt.NDArray[np.float64]:
@@ -184,7 +325,11 @@ def determinant_frame(
     register_kwh = register("A+")
     billable = complete | ~np.isnan(register_kwh)
     by_register = {p: register(c) for c, p in REGISTER_PERIODS.items()}
-    out = meters.assign(
+    installed = rows.groupby("account_id", sort=False)["open_at"].count()
+    days = (last["last_day"] - last["first_day"]).to_numpy("timedelta64[D]").astype(np.int64) + 1
+    out = last.drop(
+        columns=["period_start", "period_end", "open_at", "close_at", "segmented"]
+    ).assign(
         kwh_total=_int4(np.where(complete, curve_of("kwh_total"), register_kwh)),
         **{
             f"kwh_{p}": _int4(
@@ -196,8 +341,28 @@ def determinant_frame(
         max_demand_kw=_int4(np.where(some, np.nan_to_num(curve_of("max_demand_kw")), np.nan)),
         kwh_export_total=_int4(register("A-")),
         contracted_kva=_int4(
-            np.rint(pd.to_numeric(meters["contracted_kva"]).to_numpy(np.float64) * KWH_SCALE)
+            np.rint(pd.to_numeric(last["contracted_kva"]).to_numpy(np.float64) * KWH_SCALE)
         ),
+        days=days,
+        cycle_days=period.days,
+        supplied_days=days,
+        installed_in_period=last["account_id"].map(installed).to_numpy() > 0,
+        from_curve=complete,
         estimated=~complete & (estimated_reads | has_curve),
     )
     return out[billable].reset_index(drop=True)
+
+
+def _expected_by_row(rows: pd.DataFrame, tz: ZoneInfo) -> npt.NDArray[np.int64]:
+    """15-minute intervals in each row's billed local days (``first_day`` … ``last_day``)."""
+    spans = pd.MultiIndex.from_arrays([rows["first_day"], rows["last_day"]])
+    unique = spans.unique()
+    counts = {
+        (first, last): expected_intervals(
+            MonthPeriod(pd.Timestamp(first).date(), pd.Timestamp(last).date()), tz
+        )
+        for first, last in unique
+    }
+    per_span = np.array([counts[k] for k in unique], np.int64)
+    expected: IntArray = per_span[unique.get_indexer(spans)]
+    return expected

@@ -45,7 +45,11 @@ def interval_determinants(
         0–95), ``value``. Other channels are ignored.
     periods
         ``meter_no``, ``account_no``, ``period_start``, ``period_end`` (local dates, both
-        inclusive), ``multiplier`` (integer CT × PT), ``tou_schedule``.
+        inclusive), ``multiplier`` (integer CT × PT), ``tou_schedule``; optionally
+        ``open_at`` / ``close_at`` (UTC instants, null = the whole first / last day): an
+        installation segment counts the intervals starting in [open_at, close_at), so a
+        meter exchanged or re-ratioed mid-day bills each interval at the multiplier then in
+        force.
     tou_slots
         ``tou_schedule``, ``month`` (1–12), ``day_type``, ``slot``, ``tou_period`` (one of
         :data:`TOU_PERIODS`). A slot with no row counts in ``kwh_total`` only.
@@ -66,14 +70,16 @@ def interval_determinants(
     >>> engine.to_arrow(expr)  # doctest: +SKIP
     """
     wanted = intervals.filter(intervals.channel.isin(("kWh", "kvarh")))
-    in_period = wanted.join(
-        periods,
-        [
-            wanted.meter_no == periods.meter_no,
-            wanted.local_date >= periods.period_start,
-            wanted.local_date <= periods.period_end,
-        ],
-    ).select(
+    bounds = [
+        wanted.meter_no == periods.meter_no,
+        wanted.local_date >= periods.period_start,
+        wanted.local_date <= periods.period_end,
+    ]
+    if "open_at" in periods.columns:
+        bounds.append(periods.open_at.isnull() | (wanted.ts >= periods.open_at))
+    if "close_at" in periods.columns:
+        bounds.append(periods.close_at.isnull() | (wanted.ts < periods.close_at))
+    in_period = wanted.join(periods, bounds).select(
         *PERIOD_KEY,
         "tou_schedule",
         "channel",
@@ -220,6 +226,147 @@ def register_determinants(
         missing_end=both.end_read.isnull(),
         estimated=ibis.coalesce(both.start_estimated, False)
         | ibis.coalesce(both.end_estimated, False),
+    )
+
+
+def segment_register_determinants(
+    reads: ir.Table,
+    segments: ir.Table,
+    channels: Sequence[str] = REGISTER_CHANNELS,
+) -> ir.Table:
+    """Register deltas per installation segment: a meter exchange or a CT/PT change inside
+    a billing period splits it into segments, each billed at its own multiplier.
+
+    A segment opens at the frozen read of ``period_start`` (as in
+    :func:`register_determinants`) unless it was installed later, at ``open_at``: then the
+    total register (A+) opens at the installation's ``initial_read`` and every other
+    channel at the meter's earliest read at or after ``open_at`` (the read taken at the
+    change, or failing it the next freeze). It closes at the frozen read of
+    ``period_end + 1 day`` unless removed earlier, at ``close_at``: then A+ closes at the
+    installation's ``final_read`` and the other channels — and A+ when no final read was
+    recorded, flagged ``estimated`` — at the meter's latest read at or before ``close_at``.
+
+    Parameters
+    ----------
+    reads
+        As for :func:`register_determinants` (any ``read_type`` counts at a change).
+    segments
+        The period key (``period_start`` / ``period_end`` are the segment's local dates,
+        unique per account and meter), ``multiplier``, ``register_digits``, ``open_at`` /
+        ``close_at`` (UTC instants or null), ``initial_read`` / ``final_read`` [kWh, meter
+        value, or null].
+    channels
+        Register channels to report (default :data:`REGISTER_CHANNELS`).
+
+    Returns
+    -------
+    One row per segment and channel, with the columns of :func:`register_determinants`.
+    """
+    wanted = reads.filter(reads.channel.isin(tuple(channels)))
+    frozen = wanted.filter(wanted.read_type == "daily_frozen")
+    daily = frozen.group_by("meter_no", "channel", "local_date").aggregate(
+        reading=frozen.value.argmin(frozen.ts),
+        estimate=(frozen.quality == "estimated").argmin(frozen.ts),
+    )
+    per_channel = segments.select(
+        *PERIOD_KEY,
+        "multiplier",
+        "open_at",
+        "close_at",
+        register_range=_quantity(10**segments.register_digits),
+        initial_read=_quantity(segments.initial_read),
+        final_read=_quantity(segments.final_read),
+        channel=ibis.literal(list(channels), type="array<string>").unnest(),
+        end_day=segments.period_end + ibis.interval(days=1),
+    ).view()
+    key = [*PERIOD_KEY, "channel"]
+    opening = _change_read(per_channel, wanted, "open_at", first=True)
+    closing = _change_read(per_channel, wanted, "close_at", first=False)
+    freeze_start = daily.select(
+        "meter_no", "channel", period_start="local_date", fs="reading", fs_est="estimate"
+    )
+    freeze_end = daily.select(
+        "meter_no", "channel", end_day="local_date", fe="reading", fe_est="estimate"
+    )
+    joined = (
+        per_channel.left_join(freeze_start, ["meter_no", "channel", "period_start"])
+        .select(per_channel, "fs", "fs_est")
+        .left_join(freeze_end, ["meter_no", "channel", "end_day"])
+        .select(per_channel, "fs", "fs_est", "fe", "fe_est")
+        .left_join(opening, key)
+        .select(per_channel, "fs", "fs_est", "fe", "fe_est", "open_read", "open_est")
+        .left_join(closing, key)
+        .select(
+            per_channel,
+            "fs",
+            "fs_est",
+            "fe",
+            "fe_est",
+            "open_read",
+            "open_est",
+            "close_read",
+            "close_est",
+        )
+        .view()
+    )
+    total = joined.channel == "A+"
+    opens_late = joined.open_at.notnull()
+    closes_early = joined.close_at.notnull()
+    recorded_final = total & joined.final_read.notnull()
+    start = ibis.cases(
+        (~opens_late, _quantity(joined.fs)),
+        (total, joined.initial_read),
+        else_=_quantity(joined.open_read),
+    )
+    end = ibis.cases(
+        (~closes_early, _quantity(joined.fe)),
+        (recorded_final, joined.final_read),
+        else_=_quantity(joined.close_read),
+    )
+    start_estimated = ibis.ifelse(
+        opens_late,
+        ~total & ibis.coalesce(joined.open_est, False),
+        ibis.coalesce(joined.fs_est, False),
+    )
+    end_estimated = ibis.ifelse(
+        closes_early,
+        ~recorded_final & (total | ibis.coalesce(joined.close_est, False)),
+        ibis.coalesce(joined.fe_est, False),
+    )
+    return joined.select(
+        *PERIOD_KEY,
+        "channel",
+        start_read=start,
+        end_read=end,
+        delta=_quantity(_register_advance(start, end, joined.register_range) * joined.multiplier),
+        missing_start=start.isnull(),
+        missing_end=end.isnull(),
+        estimated=start_estimated | end_estimated,
+    )
+
+
+def _change_read(per_channel: ir.Table, reads: ir.Table, at: str, *, first: bool) -> ir.Table:
+    """The read of each segment channel at a change instant ``at`` (``open_at`` /
+    ``close_at``): the earliest at or after it (``first``) or the latest at or before it,
+    within the segment's days. Columns: the key, ``<open|close>_read``, ``<…>_est``."""
+    name = at.removesuffix("_at")
+    changed = per_channel.filter(per_channel[at].notnull())
+    bounds = [
+        reads.meter_no == changed.meter_no,
+        reads.channel == changed.channel,
+        reads.local_date >= changed.period_start,
+        reads.local_date <= changed.end_day,
+        reads.ts >= changed[at] if first else reads.ts <= changed[at],
+    ]
+    near = changed.join(reads, bounds).select(
+        *PERIOD_KEY, changed.channel, "ts", "value", estimated=reads.quality == "estimated"
+    )
+    pick = "argmin" if first else "argmax"
+    return near.group_by(*PERIOD_KEY, "channel").aggregate(
+        **{
+            f"{name}_read": getattr(near.value, pick)(near.ts),
+            f"{name}_est": getattr(near.estimated, pick)(near.ts),
+        }
     )
 
 

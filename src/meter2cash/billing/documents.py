@@ -1,9 +1,9 @@
 """Bill documents: an A4 PDF per bill in Chinese or English, and CSV/JSON export of a cycle.
 
-Every label comes from :data:`LABELS` (one catalogue per language). Latin text is set in
-Helvetica; any run of Chinese (names, tariff and line descriptions, the labels of ``zh``) in
-reportlab's built-in CID font ``STSong-Light``, which needs no font file: the PDF names the
-font and the viewer supplies its glyphs (see docs/decisions/0004-bill-documents-reportlab.md).
+Every label comes from :data:`LABELS` (one catalogue per language). Fonts, colours and
+styles are the house ones of :mod:`meter2cash.core.pdf`: Latin text in Helvetica, any run of
+Chinese (names, tariff and line descriptions, the labels of ``zh``) in the built-in CID font
+``STSong-Light`` (see docs/decisions/0004-bill-documents-reportlab.md).
 Amounts show two decimals with thousands separators; dates are ISO 8601 (YYYY-MM-DD).
 """
 
@@ -12,60 +12,59 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from functools import cache
 from typing import Any, Final, Literal
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT, TA_RIGHT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     HRFlowable,
     KeepTogether,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
 
-from meter2cash.billing.statement import HISTORY_PERIODS, BillDocument, BillRecord, MeterRead
+from meter2cash.billing.statement import (
+    HISTORY_PERIODS,
+    BillDocument,
+    BillRecord,
+    ChannelReads,
+    MeterRead,
+)
 from meter2cash.core.errors import InputError
+from meter2cash.core.pdf import (
+    ACCENT,
+    BODY_WIDTH,
+    CJK,
+    INK,
+    LATIN,
+    RULE,
+    SHADE,
+    WARN,
+    WARN_SHADE,
+    a4_document,
+    footer,
+)
+from meter2cash.core.pdf import grid_style as _grid_style
+from meter2cash.core.pdf import needs_cjk as _needs_cjk
+from meter2cash.core.pdf import para as _para
+from meter2cash.core.pdf import right as _right
+from meter2cash.core.pdf import section as _section
+from meter2cash.core.pdf import tight as _tight
 
 Lang = Literal["zh", "en"]
-Align = Literal[0, 2]
 LANGS: Final[tuple[Lang, ...]] = ("zh", "en")
 
-LATIN: Final = "Helvetica"
-LATIN_BOLD: Final = "Helvetica-Bold"
-CJK: Final = "STSong-Light"
-"""Adobe's Simplified Chinese CID font, built into reportlab: nothing to download or embed."""
-
-INK: Final = colors.HexColor("#1f2933")
-MUTED: Final = colors.HexColor("#616e7c")
-ACCENT: Final = colors.HexColor("#0b5394")
-SHADE: Final = colors.HexColor("#eef3f8")
-RULE: Final = colors.HexColor("#c8d1da")
-WARN: Final = colors.HexColor("#b45309")
-WARN_SHADE: Final = colors.HexColor("#fdf0dc")
 HISTORY_BAR: Final = colors.HexColor("#9fb7cc")
 
-PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGIN: Final = 15 * mm
-BODY_WIDTH: Final = PAGE_WIDTH - 2 * MARGIN
 CUSTOMER_WIDTH: Final = 100 * mm
 SUMMARY_LABEL_WIDTH: Final = 28 * mm
-FOOTER_Y: Final = 9 * mm
 LEGEND_WIDTH: Final = 24 * mm
 
 LABELS: Final[dict[Lang, dict[str, str]]] = {
@@ -126,6 +125,7 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "q:valid": "已校验",
         "q:estimated": "估算",
         "q:edited": "人工修正",
+        "q:recorded": "换表记录",
         "q:method": "{quality}（{method}）",
         "kind:fixed": "固定费用",
         "kind:energy_tiered": "电度电费",
@@ -134,6 +134,11 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "kind:demand": "基本电费",
         "kind:funds": "政府性基金及附加",
         "kind:pf_adjustment": "力调电费",
+        "kind:true_up": "估抄调整",
+        "true_up_note": "估抄调整：{bill_no} 按实抄示数重算，电量差 {kwh} 千瓦时，"
+        "本期补收（负数为退还）{amount} 元（含基金及附加）。",
+        "installation_caption": "电能表 {meter_no}，倍率 {multiplier}（CT {ct} × PT {pt}），"
+        "{start} 至 {end}：",
         "unit:kWh": "千瓦时",
         "unit:kW": "千瓦",
         "unit:kVA": "千伏安",
@@ -207,6 +212,7 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "q:valid": "validated",
         "q:estimated": "estimated",
         "q:edited": "edited",
+        "q:recorded": "exchange record",
         "q:method": "{quality} ({method})",
         "kind:fixed": "Fixed charge",
         "kind:energy_tiered": "Energy (tiered)",
@@ -215,6 +221,11 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "kind:demand": "Demand charge",
         "kind:funds": "Government funds",
         "kind:pf_adjustment": "Power-factor adj.",
+        "kind:true_up": "Estimate true-up",
+        "true_up_note": "True-up: estimated bill {bill_no} re-rated on actual reads, {kwh} kWh; "
+        "{amount} yuan added to this bill (negative: refunded), funds included.",
+        "installation_caption": "Meter {meter_no}, multiplier {multiplier} (CT {ct} × PT {pt}), "
+        "{start} to {end}:",
         "unit:kWh": "kWh",
         "unit:kW": "kW",
         "unit:kVA": "kVA",
@@ -290,19 +301,12 @@ def format_quantity(value: Decimal, places: int = 2, most: int = 4) -> str:
 def render_pdf(doc: BillDocument, lang: str) -> bytes:
     """The bill as an A4 PDF in ``lang`` (``zh`` or ``en``)."""
     labels = LABELS[check_lang(lang)]
-    _register_fonts()
     out = io.BytesIO()
-    template = SimpleDocTemplate(
+    template = a4_document(
         out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN - 3 * mm,
-        bottomMargin=MARGIN,
         title=f"{labels['title']} {doc.bill_no}",
         author=doc.utility_name,
         subject=f"{doc.account_no} {doc.period_start.isoformat()}",
-        creator="meter2cash",
     )
     story: list[Flowable] = [
         *_header(doc, labels),
@@ -317,8 +321,8 @@ def render_pdf(doc: BillDocument, lang: str) -> bytes:
             [_section(labels["history"].format(n=len(doc.history))), _usage_chart(doc, labels)]
         ),
     ]
-    footer = _footer(doc, labels)
-    template.build(story, onFirstPage=footer, onLaterPages=footer)
+    foot = footer(lambda n: f"{doc.utility_name} · {doc.bill_no} · {labels['page'].format(n=n)}")
+    template.build(story, onFirstPage=foot, onLaterPages=foot)
     return out.getvalue()
 
 
@@ -395,84 +399,6 @@ def _json_value(value: object) -> object:
     if value is None or isinstance(value, bool | int | str):
         return value
     return _text(value)
-
-
-# ---------------------------------------------------------------------- fonts and text
-
-
-@cache
-def _register_fonts() -> None:
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
-
-
-def _needs_cjk(text: str) -> bool:
-    try:
-        text.encode("cp1252")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _markup(text: str) -> str:
-    """Paragraph markup of ``text``: runs Helvetica cannot set are switched to :data:`CJK`."""
-    runs: list[str] = []
-    current, cjk = "", False
-    for char in text:
-        char_cjk = _needs_cjk(char)
-        if current and char_cjk != cjk:
-            runs.append(_run(current, cjk))
-            current = ""
-        current, cjk = current + char, char_cjk
-    if current:
-        runs.append(_run(current, cjk))
-    return "".join(runs)
-
-
-def _run(text: str, cjk: bool) -> str:
-    return f'<font name="{CJK}">{escape(text)}</font>' if cjk else escape(text)
-
-
-_STYLES: Final = {
-    "body": ParagraphStyle("body", fontName=LATIN, fontSize=8.5, leading=11, textColor=INK),
-    "label": ParagraphStyle("label", fontName=LATIN, fontSize=8, leading=10.5, textColor=MUTED),
-    "head": ParagraphStyle(
-        "head", fontName=LATIN_BOLD, fontSize=8, leading=10, textColor=colors.white
-    ),
-    "utility": ParagraphStyle(
-        "utility", fontName=LATIN_BOLD, fontSize=11, leading=14, textColor=MUTED
-    ),
-    "title": ParagraphStyle(
-        "title", fontName=LATIN_BOLD, fontSize=20, leading=25, textColor=ACCENT
-    ),
-    "section": ParagraphStyle(
-        "section", fontName=LATIN_BOLD, fontSize=11, leading=14, textColor=ACCENT, spaceAfter=4
-    ),
-    "due": ParagraphStyle("due", fontName=LATIN_BOLD, fontSize=20, leading=25, textColor=ACCENT),
-    "note": ParagraphStyle("note", fontName=LATIN, fontSize=7.5, leading=10, textColor=MUTED),
-    "warn": ParagraphStyle("warn", fontName=LATIN_BOLD, fontSize=8.5, leading=11, textColor=WARN),
-}
-
-
-def _para(text: str, style: str = "body", align: Align = TA_LEFT) -> Paragraph:
-    """``text`` as a paragraph; a newline in it breaks the line."""
-    wrap = "CJK" if _needs_cjk(text) else None
-    markup = "<br/>".join(_markup(line) for line in text.split("\n"))
-    return Paragraph(markup, _style_variant(style, align, wrap))
-
-
-@cache
-def _style_variant(name: str, align: Align, wrap: str | None) -> ParagraphStyle:
-    return ParagraphStyle(
-        f"{name}-{align}-{wrap}", parent=_STYLES[name], alignment=align, wordWrap=wrap
-    )
-
-
-def _right(text: str, style: str = "body") -> Paragraph:
-    return _para(text, style, TA_RIGHT)
-
-
-def _section(title: str) -> Paragraph:
-    return _para(title, "section")
 
 
 # ---------------------------------------------------------------------- page parts
@@ -633,10 +559,23 @@ def _charges(doc: BillDocument, labels: dict[str, str]) -> list[Flowable]:
             ]
         )
     )
-    return [_section(labels["charges"]), table]
+    notes = [
+        _para(
+            labels["true_up_note"].format(
+                bill_no=t.bill_no,
+                kwh=f"{t.kwh_difference.normalize():+f}",
+                amount=format_amount(t.amount),
+            ),
+            "note",
+        )
+        for t in doc.true_ups
+    ]
+    return [_section(labels["charges"]), table, *notes]
 
 
 def _reads(doc: BillDocument, labels: dict[str, str]) -> list[Flowable]:
+    """The reads table; after a meter exchange or CT/PT change, one per installation, each
+    under its meter, multiplier and days."""
     parts: list[Flowable] = [_section(labels["reads"])]
     if doc.meter is not None:
         caption = labels["reads_caption"].format(
@@ -645,8 +584,29 @@ def _reads(doc: BillDocument, labels: dict[str, str]) -> list[Flowable]:
         if doc.energy_from_curve:
             caption += " " + labels["curve_note"]
         parts += [_para(caption, "note"), Spacer(1, 1.5 * mm)]
-    if not doc.reads:
+    if not any(i.reads for i in doc.installations):
         return [*parts, _para(labels["no_reads"])]
+    several = len(doc.installations) > 1
+    for stretch in doc.installations:
+        if several:
+            meter = stretch.meter
+            text = labels["installation_caption"].format(
+                meter_no=meter.meter_no,
+                multiplier=meter.multiplier,
+                ct=meter.ct_ratio,
+                pt=meter.pt_ratio,
+                start=stretch.first_day.isoformat(),
+                end=stretch.last_day.isoformat(),
+            )
+            parts += [_para(text), Spacer(1, 1 * mm)]
+        parts += [_reads_table(stretch.reads, labels), Spacer(1, 1.5 * mm)]
+    parts.append(_para(labels["quality_note"], "note"))
+    if doc.estimated_reads:
+        parts.append(_para(labels["estimated_note"], "note"))
+    return parts
+
+
+def _reads_table(reads: Sequence[ChannelReads], labels: dict[str, str]) -> Table:
     rows: list[list[Any]] = [
         [
             _para(labels["register"], "head"),
@@ -677,7 +637,7 @@ def _reads(doc: BillDocument, labels: dict[str, str]) -> list[Flowable]:
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]
-    for channel in doc.reads:
+    for channel in reads:
         row = len(rows)
         rows.append(
             [
@@ -690,16 +650,12 @@ def _reads(doc: BillDocument, labels: dict[str, str]) -> list[Flowable]:
         for column, read in ((2, channel.opening), (4, channel.closing)):
             if read is not None and read.estimated:
                 style.append(("BACKGROUND", (column, row), (column, row), WARN_SHADE))
-    table = Table(
+    return Table(
         rows,
         colWidths=[34 * mm, 29 * mm, 31 * mm, 29 * mm, 31 * mm, 26 * mm],
         repeatRows=2,
         style=TableStyle(style),
     )
-    parts += [table, Spacer(1, 1.5 * mm), _para(labels["quality_note"], "note")]
-    if doc.estimated_reads:
-        parts.append(_para(labels["estimated_note"], "note"))
-    return parts
 
 
 def _read_cells(read: MeterRead | None, labels: dict[str, str]) -> list[Paragraph]:
@@ -775,45 +731,3 @@ def _usage_chart(doc: BillDocument, labels: dict[str, str]) -> Drawing:
 
 def _kwh_label(value: float) -> str:
     return f"{value:,.0f}"
-
-
-def _footer(doc: BillDocument, labels: dict[str, str]) -> Callable[[Canvas, Any], None]:
-    def draw(canvas: Canvas, template: Any) -> None:
-        page = labels["page"].format(n=canvas.getPageNumber())
-        text = _para(f"{doc.utility_name} · {doc.bill_no} · {page}", "note")
-        canvas.saveState()
-        canvas.setStrokeColor(RULE)
-        canvas.setLineWidth(0.5)
-        canvas.line(MARGIN, FOOTER_Y + 4 * mm, PAGE_WIDTH - MARGIN, FOOTER_Y + 4 * mm)
-        text.wrapOn(canvas, BODY_WIDTH, 10 * mm)
-        text.drawOn(canvas, MARGIN, FOOTER_Y)
-        canvas.restoreState()
-
-    return draw
-
-
-def _tight() -> TableStyle:
-    return TableStyle(
-        [
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-            ("TOPPADDING", (0, 0), (-1, -1), 1),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
-    )
-
-
-def _grid_style(rows: int, band: int = 1) -> list[Any]:
-    """Header in the accent colour, thin rules, every other band of ``band`` rows shaded."""
-    style: list[Any] = [
-        ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.3, RULE),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]
-    style += [
-        ("BACKGROUND", (0, r), (-1, r + band - 1), SHADE) for r in range(1 + band, rows, 2 * band)
-    ]
-    return style

@@ -64,6 +64,13 @@ def decide(
         raise InputError(f"no bill {bill_no}")
     if bill.status != "in_review":
         raise InputError(f"bill {bill_no} is {bill.status}, not in review")
+    if approve and any(p.startswith("rating_error: ") for p in bill.review_reasons.split("; ")):
+        raise InputError(
+            f"bill {bill_no} could not be rated (rating_error) and has no lines; approving it "
+            "would issue a bill of 0",
+            "correct the record it names, reject the bill (m2c bill review reject) and run "
+            "the month again",
+        )
     before = {"status": bill.status}
     bill.status = "approved" if approve else "cancelled"
     audit.record(

@@ -51,7 +51,8 @@ class Bill(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bill_no: Mapped[str] = mapped_column(String(40), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    """Looked up through the unique (account_id, cycle_id, revision)."""
     cycle_id: Mapped[int] = mapped_column(ForeignKey("bill_cycles.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
@@ -80,7 +81,8 @@ class BillLine(Base):
     __tablename__ = "bill_lines"
     __table_args__ = (UniqueConstraint("bill_id", "seq"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"))
+    """Looked up through the unique (bill_id, seq)."""
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(String(200))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,10 +19,13 @@ import pandas as pd
 from meter2cash.billing.pricing import (
     DETERMINANT_COLUMNS,
     KWH_SCALE,
+    PART_COLUMNS,
+    TERM_COLUMNS,
     IntArray,
     PricedLines,
     price_cycle,
 )
+from meter2cash.core.errors import InputError, TariffError
 from meter2cash.core.money import to_minor
 from meter2cash.tariffs.rating import Determinants, RatedBill, TierContext, rate
 from meter2cash.tariffs.schema import TOU_PERIODS, TariffDocument
@@ -39,16 +43,48 @@ def determinants_of(row: Mapping[str, Any], period: MonthPeriod) -> Determinants
 
     by_period = {p: decimal(f"kwh_{p}") for p in TOU_PERIODS}
     return Determinants(
-        period_start=period.period_start,
-        period_end=period.period_end,
+        period_start=_day(row["first_day"]) if "first_day" in row else period.period_start,
+        period_end=_day(row["last_day"]) if "last_day" in row else period.period_end,
+        cycle_days=int(row["cycle_days"]) if "cycle_days" in row else None,
+        supplied_days=int(row["supplied_days"]) if "supplied_days" in row else None,
         kwh_total=Decimal(int(row["kwh_total"])) / KWH_SCALE,
         kwh_by_period={p: kwh for p, kwh in by_period.items() if kwh},
         kvarh_total=decimal("kvarh_total"),
         max_demand_kw=decimal("max_demand_kw"),
         contracted_kva=decimal("contracted_kva"),
+        contract_demand_kw=decimal("contract_demand_kw") if "contract_demand_kw" in row else None,
         kwh_export_total=decimal("kwh_export_total"),
         estimated=bool(row["estimated"]),
     )
+
+
+RATING_ERROR: Final = "rating_error"
+"""Kind of the line :func:`rate_frame` gives a row ``rate`` refused — the only line with
+``seq`` 0: no amount, the refusal as its description; the caller takes it off the bill and
+holds the bill for review."""
+
+
+def rating_terms_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-account inputs of ``rate`` in one row (columns of
+    :func:`~meter2cash.billing.account_terms.with_account_terms`, each optional): tier context
+    with the household size (``household_persons``, 0 = none on file), ``demand_history`` and
+    the export credit carried in (``carried_export_in`` [0.0001 kWh])."""
+    persons = int(row.get("household_persons", 0))
+    carried = int(row.get("carried_export_in", 0))
+    return {
+        "ctx": TierContext(
+            kwh_before_in_tier_year=Decimal(int(row["kwh_before"])) / KWH_SCALE,
+            household_persons=persons if persons > 0 else None,
+        ),
+        "demand_history": row.get("demand_history"),
+        "carried_export_kwh": Decimal(carried) / KWH_SCALE,
+    }
+
+
+def _day(value: Any) -> date:
+    """A frame's local date (date, datetime64 or Timestamp) as a ``date``."""
+    day: date = pd.Timestamp(value).date()
+    return day
 
 
 LINE_COLUMNS: Final = (
@@ -122,7 +158,9 @@ def rate_frame(
 ) -> tuple[IntArray, pd.DataFrame]:
     """Bill totals [fen] and lines (:data:`LINE_COLUMNS`) of every row of ``frame``
     (:data:`DETERMINANT_COLUMNS`, ``tariff_code``, ``estimated``): each tariff's rows
-    column-wise by :func:`price_cycle`, the rows it leaves by the scalar ``rate``."""
+    column-wise by :func:`price_cycle`, the rows it leaves by the scalar ``rate`` with the
+    row's per-account inputs (:func:`rating_terms_of`). A row ``rate`` refuses totals 0 and
+    gets one :data:`RATING_ERROR` line saying why, so one bad account does not stop the run."""
     totals = np.zeros(len(frame), np.int64)
     parts: list[pd.DataFrame] = []
     scalar: list[tuple[object, ...]] = []
@@ -131,7 +169,12 @@ def rate_frame(
         rows = np.flatnonzero(codes == code)
         version = tariffs[str(code)].version_on(period.period_start)
         subset = frame.iloc[rows]
-        priced = price_cycle(version, subset[list(DETERMINANT_COLUMNS)])
+        priced = price_cycle(
+            version,
+            subset[
+                [c for c in (*DETERMINANT_COLUMNS, *PART_COLUMNS, *TERM_COLUMNS) if c in subset]
+            ],
+        )
         left = rows
         if priced is not None:
             totals[rows] = priced.totals(len(rows))
@@ -139,10 +182,11 @@ def rate_frame(
             left = rows[~priced.rows_priced]
         for row in left:
             values = frame.iloc[row]
-            ctx = TierContext(
-                kwh_before_in_tier_year=Decimal(int(values["kwh_before"])) / KWH_SCALE
-            )
-            rated = rate(version, determinants_of(values, period), ctx)
+            try:
+                rated = rate(version, determinants_of(values, period), **rating_terms_of(values))
+            except (TariffError, InputError) as error:  # one account's bill, not the run
+                scalar.append((int(row), 0, RATING_ERROR, str(error), 0.0, "", 0.0, 0))
+                continue
             totals[row] = to_minor(rated.total)
             scalar.extend(_scalar_lines(rated, int(row)))
     parts.append(pd.DataFrame(scalar, columns=list(LINE_COLUMNS)))

@@ -14,7 +14,7 @@ the old bill settles the new one first. Every act is audited.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -152,11 +152,24 @@ def rebill(
     actor: str,
     on: date,
     limits: ReviewLimits = DEFAULT_LIMITS,
+    along: Collection[str] = (),
 ) -> Rebill:
     """Cancel ``bill_no`` (issued, or cancelled and not yet replaced) and issue its period
-    re-rated from current data, dated ``on`` with the old bill's payment terms (audited)."""
+    re-rated from current data, dated ``on`` with the old bill's payment terms (audited).
+
+    An estimated bill that a later live bill has trued up is rebilled only together with
+    that bill (``along``: the bill numbers a backbill rebills after it); alone, its
+    difference would be billed twice."""
     reason = _required(reason)
     old = _bill(session, bill_no)
+    trued_by = [no for no in repository.true_ups_naming(session, bill_no) if no not in along]
+    if trued_by:
+        raise InputError(
+            f"bill {bill_no} was estimated and is trued up on {', '.join(trued_by)}; "
+            "rebilling it alone would bill the difference twice",
+            f"backbill the account from {old.period_start:%Y-%m} through the month of "
+            f"{trued_by[-1]}",
+        )
     credit = 0
     if old.status == "issued":
         credit = _cancel(session, clock, old, reason=reason, actor=actor, on=on).to_credit_minor
@@ -300,6 +313,7 @@ def backbill(
             actor=actor,
             on=on,
             limits=limits,
+            along=[later.bill_no for later in bills[index + 1 :]],
         )
-        for b in bills
+        for index, b in enumerate(bills)
     ]

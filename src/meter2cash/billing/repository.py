@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -32,15 +33,19 @@ _Row = TypeVar("_Row", bound=tuple[Any, ...])
 def billable_meters(
     session: Session, first: date, last: date, account_ids: Collection[int] | None = None
 ) -> pd.DataFrame:
-    """Accounts (all, or ``account_ids``) with the meter installed at their service point
-    during [first, last].
+    """Accounts (all, or ``account_ids``) open during [first, last] with the meter
+    installations at their service point that may overlap it.
 
-    One row per account (the installation in force at the period's end); columns
-    account_id, account_no, customer_class, route_id, tariff_code, contracted_kva,
-    meter_no, multiplier, records_intervals.
+    One row per installation (a meter exchange or a CT/PT change adds one), ordered by
+    account and installation time; columns account_id, account_no, customer_class,
+    route_id, tariff_code, contracted_kva, opened_on, closed_on, meter_no, multiplier,
+    records_intervals, register_digits, installed_at, removed_at, initial_read_kwh,
+    final_read_kwh. The window is a day wider each side than [first, last] in UTC, so
+    no local time zone misses one; :func:`determinant_frame.installation_segments` clips
+    them to the local billed days.
     """
-    period_end = datetime.combine(last, time.max, tzinfo=UTC)
-    period_start = datetime.combine(first, time.min, tzinfo=UTC)
+    period_end = datetime.combine(last + timedelta(days=1), time.max, tzinfo=UTC)
+    period_start = datetime.combine(first - timedelta(days=1), time.min, tzinfo=UTC)
     stmt = (
         select(
             Account.id.label("account_id"),
@@ -49,11 +54,16 @@ def billable_meters(
             Account.route_id,
             Account.tariff_code,
             ServicePoint.contracted_kva,
+            Account.opened_on,
+            Account.closed_on,
             Meter.meter_no,
             MeterInstallation.multiplier,
             Meter.records_intervals,
             Meter.register_digits,
             MeterInstallation.installed_at,
+            MeterInstallation.removed_at,
+            MeterInstallation.initial_read_kwh,
+            MeterInstallation.final_read_kwh,
         )
         .join(Customer, Customer.id == Account.customer_id)
         .join(ServicePoint, ServicePoint.account_id == Account.id)
@@ -75,10 +85,7 @@ def billable_meters(
     if not rows:
         return pd.DataFrame()
     frame = _frame(rows, list(stmt.selected_columns.keys()))
-    frame = frame.sort_values(["account_id", "installed_at"]).drop_duplicates(
-        "account_id", keep="last"
-    )
-    return frame.drop(columns="installed_at").reset_index(drop=True)
+    return frame.sort_values(["account_id", "installed_at"], kind="stable").reset_index(drop=True)
 
 
 def already_billed(session: Session, cycle_ids: list[int]) -> set[int]:
@@ -282,20 +289,6 @@ def line_totals(session: Session, bill_ids: list[int], kind: str) -> dict[int, i
     return totals
 
 
-def bill_ids(session: Session, bill_nos: list[str]) -> list[int]:
-    """Ids of ``bill_nos`` in the order given: bulk inserts look their ids up by number,
-    which stays linear where INSERT … RETURNING over many batches does not."""
-    found: dict[str, int] = {}
-    for start in range(0, len(bill_nos), 5000):
-        chunk = bill_nos[start : start + 5000]
-        found.update(
-            session.execute(select(Bill.bill_no, Bill.id).where(Bill.bill_no.in_(chunk)))
-            .tuples()
-            .all()
-        )
-    return [found[n] for n in bill_nos]
-
-
 def bill_by_no(session: Session, bill_no: str) -> Bill | None:
     return session.scalar(select(Bill).where(Bill.bill_no == bill_no))
 
@@ -397,5 +390,151 @@ def acts_on(session: Session, bill_nos: Collection[str]) -> list[AuditEvent]:
         select(AuditEvent)
         .where(AuditEvent.object_type == "bill", AuditEvent.object_key.in_(list(bill_nos)))
         .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-account rating inputs (billing/account_terms.py): one query each for a whole cycle, over
+# the accounts on the tariffs that use the input.
+
+
+def _on_tariffs(
+    stmt: Select[_Row], tariff_codes: Collection[str], account_ids: Collection[int] | None
+) -> Select[_Row]:
+    """``stmt`` (joined to Account) kept to accounts on ``tariff_codes`` (all, or
+    ``account_ids``)."""
+    stmt = stmt.where(Account.tariff_code.in_(list(tariff_codes)))
+    if account_ids is not None:
+        stmt = stmt.where(Account.id.in_(list(account_ids)))
+    return stmt
+
+
+def contract_demands(
+    session: Session, tariff_codes: Collection[str], account_ids: Collection[int] | None = None
+) -> dict[int, Decimal]:
+    """Contract demand [kW] (合同最大需量) on file at the customer service point of each
+    account on ``tariff_codes`` (all, or ``account_ids``); accounts without one are absent."""
+    stmt = _on_tariffs(
+        select(Account.id, func.max(ServicePoint.contract_demand_kw))
+        .join(
+            ServicePoint,
+            (ServicePoint.account_id == Account.id) & (ServicePoint.role == "customer"),
+        )
+        .where(ServicePoint.contract_demand_kw.is_not(None))
+        .group_by(Account.id),
+        tariff_codes,
+        account_ids,
+    )
+    return {int(a): Decimal(kw) for a, kw in session.execute(stmt).tuples() if kw is not None}
+
+
+def household_sizes(
+    session: Session, tariff_codes: Collection[str], account_ids: Collection[int] | None = None
+) -> dict[int, int]:
+    """Registered household size [persons] of each account on ``tariff_codes``."""
+    stmt = _on_tariffs(select(Account.id, Account.household_size), tariff_codes, account_ids)
+    return {int(a): int(n) for a, n in session.execute(stmt).tuples()}
+
+
+def demand_peaks(
+    session: Session,
+    tariff_codes: Collection[str],
+    since: date,
+    before: date,
+    account_ids: Collection[int] | None = None,
+) -> pd.DataFrame:
+    """Actual maximum demand of the live bills, starting in [since, before), of the accounts
+    on ``tariff_codes``: account_id, period_end, max_demand_kw [kW, Decimal]."""
+    stmt = _on_tariffs(
+        select(Bill.account_id, Bill.period_end, Bill.max_demand_kw)
+        .join(Account, Account.id == Bill.account_id)
+        .where(
+            Bill.period_start >= since,
+            Bill.period_start < before,
+            Bill.status != "cancelled",
+            Bill.max_demand_kw.is_not(None),
+        ),
+        tariff_codes,
+        account_ids,
+    )
+    return _frame(
+        session.execute(stmt).tuples().all(), ["account_id", "period_end", "max_demand_kw"]
+    )
+
+
+def carried_exports(
+    session: Session,
+    tariff_codes: Collection[str],
+    before: date,
+    account_ids: Collection[int] | None = None,
+) -> dict[int, Decimal]:
+    """Export credit [kWh] carried by the latest live bill starting before ``before`` of each
+    account on ``tariff_codes``; accounts whose latest bill carries none are absent."""
+    live = (Bill.status != "cancelled") & (Bill.period_start < before)
+    latest = _on_tariffs(
+        select(Bill.account_id, func.max(Bill.period_start).label("period_start"))
+        .join(Account, Account.id == Bill.account_id)
+        .where(live)
+        .group_by(Bill.account_id),
+        tariff_codes,
+        account_ids,
+    ).subquery()
+    stmt = (
+        select(Bill.account_id, Bill.carried_export_kwh)
+        .join(
+            latest,
+            (latest.c.account_id == Bill.account_id) & (latest.c.period_start == Bill.period_start),
+        )
+        .where(live, Bill.carried_export_kwh.is_not(None))
+    )
+    return {int(a): Decimal(kwh) for a, kwh in session.execute(stmt).tuples() if kwh is not None}
+
+
+def estimated_bills(
+    session: Session, since: date, before: date, account_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Live estimated bills (of all accounts, or ``account_ids``) starting in [since,
+    before): bill_id, bill_no, account_id, period_start, period_end, kwh [kWh, Decimal],
+    total_minor [fen]."""
+    stmt = select(
+        Bill.id,
+        Bill.bill_no,
+        Bill.account_id,
+        Bill.period_start,
+        Bill.period_end,
+        Bill.kwh,
+        Bill.total_minor,
+    ).where(
+        Bill.estimated.is_(True),
+        Bill.status != "cancelled",
+        Bill.period_start >= since,
+        Bill.period_start < before,
+    )
+    columns = ["bill_id", "bill_no", "account_id", "period_start", "period_end", "kwh"]
+    if account_ids is None:
+        return _frame(session.execute(stmt).tuples().all(), [*columns, "total_minor"])
+    ids = list(account_ids)
+    rows = [
+        row
+        for start in range(0, len(ids), CHUNK)
+        for row in session.execute(
+            stmt.where(Bill.account_id.in_(ids[start : start + CHUNK]))
+        ).tuples()
+    ]
+    return _frame(rows, [*columns, "total_minor"])
+
+
+def true_ups_naming(session: Session, bill_no: str) -> list[str]:
+    """Numbers of the live bills with a true-up line naming the bill ``bill_no``."""
+    stmt = (
+        select(Bill.bill_no)
+        .join(BillLine, BillLine.bill_id == Bill.id)
+        .where(
+            BillLine.kind == "true_up",
+            BillLine.description.contains(f" {bill_no} "),
+            Bill.status != "cancelled",
+        )
+        .distinct()
     )
     return list(session.scalars(stmt))

@@ -68,7 +68,8 @@ BILL_COLUMNS: Final = (
     "multiplier",
     "max_demand_kw",
 )
-"""What :func:`bill_facts` needs of each bill under review [days, kWh, yuan, kW]."""
+"""What :func:`bill_facts` needs of each bill under review [days, kWh, yuan, kW]; an optional
+``rating_error`` column says why the tariff could not rate a bill ("" = rated)."""
 HISTORY_COLUMNS: Final = (
     "account_id",
     "period_start",
@@ -104,6 +105,16 @@ def _reasons(hit: pd.Series, text: Callable[..., str], *columns: pd.Series) -> p
     index = hit.index[hit.to_numpy()]
     rows = zip(*(c[hit] for c in columns), strict=True) if columns else [()] * len(index)
     return pd.Series([text(*values) for values in rows], index=index, dtype=object)
+
+
+@rule("rating_error")
+def rating_error(f: pd.DataFrame, lim: pd.DataFrame) -> pd.Series:
+    """The tariff refused to rate the account (``rating_error``: why; optional column): the
+    bill has no lines and totals 0 until the record is fixed and the bill is run again."""
+    if "rating_error" not in f:
+        return pd.Series(dtype=object)
+    refused = f["rating_error"].fillna("")
+    return _reasons(refused != "", lambda why: why.replace("; ", ", "), refused)
 
 
 @rule("zero_consumption")
@@ -192,7 +203,9 @@ def estimated_run(f: pd.DataFrame, lim: pd.DataFrame) -> pd.Series:
 @rule("multiplier_changed")
 def multiplier_changed(f: pd.DataFrame, lim: pd.DataFrame) -> pd.Series:
     return _reasons(
-        f["previous_multiplier"].notna() & (f["multiplier"] != f["previous_multiplier"]),
+        f["previous_multiplier"].notna()
+        & (f["multiplier"] != f["previous_multiplier"])
+        & ~f.get("installed_in_period", pd.Series(False, index=f.index)).astype(bool),
         lambda now, was: f"multiplier {now:.0f}, the last bill's was {was:.0f}",
         f["multiplier"],
         f["previous_multiplier"],

@@ -21,12 +21,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from meter2cash.billing import repository
+from meter2cash.billing.account_terms import carried_exports_out, with_account_terms
 from meter2cash.billing.bill_store import bill_records, insert_bills
 from meter2cash.billing.cycles import MonthPeriod, ensure_cycles
 from meter2cash.billing.determinant_frame import determinant_frame
 from meter2cash.billing.pricing import KWH_SCALE
 from meter2cash.billing.rate_frame import PricedBills, rate_frame
 from meter2cash.billing.review import DEFAULT_LIMITS, ReviewLimits, review
+from meter2cash.billing.tariff_changes import SplitBills, rate_split
+from meter2cash.billing.true_up import true_ups
 from meter2cash.core.clock import Clock
 from meter2cash.db.session import unit_of_work
 from meter2cash.engines import BatchEngine
@@ -56,13 +59,22 @@ def price_accounts(
     period: MonthPeriod,
     meters: pd.DataFrame,
     limits: ReviewLimits = DEFAULT_LIMITS,
+    *,
+    true_up: bool = True,
+    kwh_before_adjust: Mapping[int, int] | None = None,
 ) -> PricedBills:
     """Determinants, rating and review of ``meters``' accounts (rows of
     :func:`repository.billable_meters`) for ``period``, from the current reads, tariffs and
-    multipliers — the whole cycle in a bill run, one account in a rebill. Accounts without
-    the reads to bill are left out."""
+    multipliers — the whole cycle in a bill run, one account in a rebill — with each
+    account's own terms (:func:`with_account_terms`). Accounts without the reads to bill are
+    left out; an account its tariff cannot rate is kept, with total 0, no lines, its
+    ``rating_error`` and the export credit it had carried forward (``carried_export_out``),
+    for review to hold. An actual bill after estimated ones carries their true-up
+    (:func:`true_ups`; not with ``true_up`` False, as when re-rating those periods);
+    ``kwh_before_adjust`` raises an account's kWh before in the tier year [0.0001 kWh]."""
     version_ids = store_tariffs(session, clock, tariffs)
-    frame = determinant_frame(engine, meters, tariffs, period, utility_calendar(session))
+    calendar = utility_calendar(session)
+    frame = determinant_frame(engine, meters, tariffs, period, calendar)
     few = list(frame["account_id"]) if len(frame) <= FEW_ACCOUNTS else None
     tier_year = date(period.period_start.year, 1, 1)
     before = repository.kwh_billed_since(session, tier_year, period.period_start, few)
@@ -70,19 +82,78 @@ def price_accounts(
         frame["account_id"].map(pd.Series(before, dtype=object)).fillna(0).astype(np.float64)
     )
     versions = {
-        code: (version_ids[(doc.code, doc.version_on(period.period_start).version)], doc.currency)
+        code: (version_ids[(doc.code, doc.version_on(period.period_end).version)], doc.currency)
         for code, doc in tariffs.items()
     }
     frame = frame.assign(
         kwh_before=np.rint(billed_before.to_numpy(np.float64) * KWH_SCALE).astype(np.int64),
-        days=period.days,
         version_id=frame["tariff_code"].map({c: v[0] for c, v in versions.items()}),
         currency=frame["tariff_code"].map({c: v[1] for c, v in versions.items()}),
     )
-    totals, lines = rate_frame(frame, tariffs, period)
+    if kwh_before_adjust:
+        raised = frame["account_id"].map(kwh_before_adjust).fillna(0).to_numpy(np.int64)
+        frame["kwh_before"] += raised
+    frame = with_account_terms(session, frame, tariffs, period)
+    trued = None
+    if true_up:
+
+        def reprice(
+            earlier: MonthPeriod, accounts: pd.DataFrame, adjust: Mapping[int, int]
+        ) -> PricedBills:
+            return price_accounts(
+                session,
+                clock,
+                engine,
+                tariffs,
+                earlier,
+                accounts,
+                limits,
+                true_up=False,
+                kwh_before_adjust=adjust,
+            )
+
+        trued = true_ups(session, frame, period, reprice)
+        if trued is not None:
+            frame["kwh_before"] += trued.kwh_before_adjust
+    split = rate_split(engine, meters, frame, tariffs, period, calendar)
+    totals, lines = _rate_unsplit(frame, tariffs, period, split)
+    rating_error = np.full(len(frame), "", dtype=object)
+    if (refused := lines["seq"].to_numpy() == 0).any():  # RATING_ERROR lines
+        rating_error[lines["bill"].to_numpy(np.int64)[refused]] = lines["description"][refused]
+        lines = lines[~refused].reset_index(drop=True)
+    if trued is not None:
+        totals, lines = trued.added_to(totals, lines, rating_error != "")
     frame["total_minor"] = totals
+    frame["rating_error"] = rating_error
+    frame["carried_export_out"] = carried_exports_out(frame, tariffs, period)
+    if split is not None:
+        frame.loc[split.rows, "carried_export_out"] = split.carried_export_out
     frame["review_reasons"] = _review(session, period, frame, limits)
     return PricedBills(frame, lines)
+
+
+def _rate_unsplit(
+    frame: pd.DataFrame,
+    tariffs: Mapping[str, TariffDocument],
+    period: MonthPeriod,
+    split: SplitBills | None,
+) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
+    """:func:`rate_frame` of the rows not billed in parts, joined with the ``split`` rows'
+    totals and lines."""
+    if split is None:
+        return rate_frame(frame, tariffs, period)
+    whole = np.setdiff1d(np.arange(len(frame)), split.rows)
+    totals = np.zeros(len(frame), np.int64)
+    totals[split.rows] = split.totals
+    parts = [split.lines]
+    if whole.size:
+        whole_totals, lines = rate_frame(frame.iloc[whole].reset_index(drop=True), tariffs, period)
+        totals[whole] = whole_totals
+        parts.append(lines.assign(bill=whole[lines["bill"].to_numpy(np.int64)]))
+    lines = pd.concat(parts, ignore_index=True).sort_values(
+        ["bill", "seq"], kind="stable", ignore_index=True
+    )
+    return totals, lines
 
 
 def _review(
@@ -104,14 +175,17 @@ def _review(
             "zone": places["zone"].reindex(account_ids).to_numpy(),
             "transformer_area": places["transformer_area"].reindex(account_ids).to_numpy(),
             "active": (closed.isna() | (closed > period.period_end)).to_numpy(),
-            "days": period.days,
+            "days": bills["days"].to_numpy(),
             "kwh": bills["kwh_total"].to_numpy() / KWH_SCALE,
             "total": bills["total_minor"].to_numpy() / 100,
             "estimated": bills["estimated"].to_numpy(bool),
             "multiplier": bills["multiplier"].to_numpy(np.int64),
+            "installed_in_period": bills["installed_in_period"].to_numpy(bool),
             "max_demand_kw": np.where(demand < 0, np.nan, demand / KWH_SCALE),
         }
     )
+    if "rating_error" in bills and (bills["rating_error"].to_numpy() != "").any():
+        facts["rating_error"] = bills["rating_error"].to_numpy()
     history = repository.recent_bills(session, period.period_start, account_ids=few)
     peers = repository.period_peers(
         session, period.period_start, set(facts["tariff_code"]), account_ids
@@ -177,10 +251,10 @@ def bill_month(
     held = bills["review_reasons"].to_numpy() != ""
     return BillRunReport(
         period=period,
-        accounts=len(meters),
+        accounts=meters["account_id"].nunique(),
         billed=len(bills),
         in_review=int(held.sum()),
-        unbillable=len(meters) - len(bills),
+        unbillable=meters["account_id"].nunique() - len(bills),
         amount_minor=int(bills["total_minor"].sum()),
     )
 

@@ -30,7 +30,9 @@ from meter2cash.assets.models import (
 from meter2cash.billing import repository
 from meter2cash.billing.cycles import month_period
 from meter2cash.billing.determinants import REGISTER_CHANNELS
+from meter2cash.billing.issue import FUND_LINE_KIND
 from meter2cash.billing.models import Bill, BillCycle, BillLine
+from meter2cash.billing.true_up import FUNDS_TRUE_UP_TEXT, TRUE_UP_KIND, trued_bill_no
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.core.timezones import local_day_bounds, local_midnight
@@ -40,6 +42,8 @@ from meter2cash.tariffs.models import Tariff, TariffVersion
 HISTORY_PERIODS: Final = 13
 """Billed periods in the usage history: this one and the twelve before it."""
 VEE_SOURCE_PREFIX: Final = "vee:"
+RECORDED: Final = "recorded"
+"""Quality of a read taken from the installation record (旧表止码 / 新表起码), not the store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,29 @@ class MeterInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class InstallationReads:
+    """One installation's stretch of the period (a meter exchange or CT/PT change makes
+    two): the meter with its CT × PT, the local days it covers, and per channel the read it
+    opened at (the period's first freeze, or the read recorded at installation) and closed
+    at (the freeze after its last day, or the final read recorded at removal)."""
+
+    meter: MeterInfo
+    first_day: date
+    last_day: date
+    reads: tuple[ChannelReads, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrueUp:
+    """An earlier estimated bill trued up on this one: its number, the kWh the actual reads
+    add to it (negative: take off) and the amount [yuan], charges and funds."""
+
+    bill_no: str
+    kwh_difference: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class BillDocument:
     """Everything a bill document shows; amounts in yuan, energy in kWh, demand in kW."""
 
@@ -132,7 +159,7 @@ class BillDocument:
     max_demand_kw: Decimal | None
     lines: tuple[ChargeLine, ...]
     total: Decimal
-    reads: tuple[ChannelReads, ...]
+    installations: tuple[InstallationReads, ...]
     history: tuple[UsagePeriod, ...]
 
     @property
@@ -140,17 +167,46 @@ class BillDocument:
         return (self.period_end - self.period_start).days + 1
 
     @property
+    def reads(self) -> tuple[ChannelReads, ...]:
+        """The reads of the meter in force at the period's end."""
+        return self.installations[-1].reads if self.installations else ()
+
+    @property
     def energy_from_curve(self) -> bool:
-        """The meter records a load curve and the billed kWh is not its register advance."""
+        """The meter records a load curve and the billed kWh is not its register advance
+        (summed over the installations)."""
         if self.meter is None or not self.meter.records_intervals:
             return False
-        advance = next((c.kwh for c in self.reads if c.channel == "A+"), None)
-        return advance != self.kwh
+        advances = [c.kwh for i in self.installations for c in i.reads if c.channel == "A+"]
+        if not advances or any(kwh is None for kwh in advances):
+            return True
+        return sum(kwh for kwh in advances if kwh is not None) != self.kwh
 
     @property
     def estimated_reads(self) -> bool:
         return any(
-            r is not None and r.estimated for c in self.reads for r in (c.opening, c.closing)
+            r is not None and r.estimated
+            for i in self.installations
+            for c in i.reads
+            for r in (c.opening, c.closing)
+        )
+
+    @property
+    def true_ups(self) -> tuple[TrueUp, ...]:
+        """The estimated bills this bill trues up (its ``true_up`` lines, with their funds)."""
+        funds = {
+            trued_bill_no(line.description): line.amount
+            for line in self.lines
+            if line.kind == FUND_LINE_KIND and line.description.startswith(FUNDS_TRUE_UP_TEXT)
+        }
+        return tuple(
+            TrueUp(
+                no := trued_bill_no(line.description),
+                line.quantity,
+                line.amount + funds.get(no, Decimal(0)),
+            )
+            for line in self.lines
+            if line.kind == TRUE_UP_KIND
         )
 
 
@@ -188,9 +244,9 @@ def bill_document(session: Session, store: MeasurementStore, bill_no: str) -> Bi
         .where(Account.id == bill.account_id)
     ).one()
     tz = store.tz
-    installed = _installation(session, bill, tz)
-    place = _place(session, installed[1]) if installed else (None, None, None)
-    meter = installed[0] if installed else None
+    installed = _installations(session, bill, tz)
+    place = _place(session, installed[-1][1]) if installed else (None, None, None)
+    meter = installed[-1][0].meter if installed else None
     return BillDocument(
         utility_name=_utility_name(session),
         bill_no=bill.bill_no,
@@ -215,7 +271,7 @@ def bill_document(session: Session, store: MeasurementStore, bill_no: str) -> Bi
         max_demand_kw=None if bill.max_demand_kw is None else Decimal(bill.max_demand_kw),
         lines=_lines(session, [bill.id])[bill.id],
         total=from_minor(bill.total_minor),
-        reads=_reads(store, meter, bill.period_start, bill.period_end) if meter else (),
+        installations=tuple(_installation_reads(store, i) for i, _ in installed),
         history=_history(session, bill),
     )
 
@@ -305,16 +361,35 @@ def _lines(session: Session, bill_ids: Sequence[int]) -> dict[int, tuple[ChargeL
     return {b: tuple(lines) for b, lines in found.items()}
 
 
-def _installation(session: Session, bill: Bill, tz: ZoneInfo) -> tuple[MeterInfo, int] | None:
-    """The account's meter in force at the period's end, and its service point id."""
+@dataclass(frozen=True, slots=True)
+class _Stretch:
+    """An installation clipped to the bill's days: ``opens_at`` / ``closes_at`` are the
+    change instants when it began or ended inside them (``None``: the period's freeze)."""
+
+    meter: MeterInfo
+    first_day: date
+    last_day: date
+    opens_at: datetime | None
+    closes_at: datetime | None
+    initial_read: Decimal
+    final_read: Decimal | None
+
+
+def _installations(session: Session, bill: Bill, tz: ZoneInfo) -> list[tuple[_Stretch, int]]:
+    """The account's installations overlapping the bill's period, oldest first, each with
+    its service point id."""
     start, end = local_day_bounds(bill.period_start, bill.period_end, tz)
-    row = session.execute(
+    rows = session.execute(
         select(
             Meter.meter_no,
             MeterInstallation.ct_ratio,
             MeterInstallation.pt_ratio,
             MeterInstallation.multiplier,
             Meter.records_intervals,
+            MeterInstallation.installed_at,
+            MeterInstallation.removed_at,
+            MeterInstallation.initial_read_kwh,
+            MeterInstallation.final_read_kwh,
             ServicePoint.id,
         )
         .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
@@ -324,13 +399,27 @@ def _installation(session: Session, bill: Bill, tz: ZoneInfo) -> tuple[MeterInfo
             MeterInstallation.installed_at < end,
             or_(MeterInstallation.removed_at.is_(None), MeterInstallation.removed_at > start),
         )
-        .order_by(MeterInstallation.installed_at.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    meter_no, ct, pt, multiplier, intervals, service_point_id = row
-    return MeterInfo(meter_no, ct, pt, multiplier, intervals), service_point_id
+        .order_by(MeterInstallation.installed_at)
+    ).tuples()
+    found = []
+    for no, ct, pt, multiplier, curve, installed, removed, initial, final, point in rows:
+        opens_at = installed if installed > start else None
+        closes_at = removed if removed is not None and removed < end else None
+        found.append(
+            (
+                _Stretch(
+                    MeterInfo(no, ct, pt, multiplier, curve),
+                    installed.astimezone(tz).date() if opens_at else bill.period_start,
+                    closes_at.astimezone(tz).date() if closes_at else bill.period_end,
+                    opens_at,
+                    closes_at,
+                    Decimal(initial),
+                    None if final is None else Decimal(final),
+                ),
+                point,
+            )
+        )
+    return found
 
 
 def _place(session: Session, service_point_id: int) -> tuple[str, str, str]:
@@ -344,13 +433,29 @@ def _place(session: Session, service_point_id: int) -> tuple[str, str, str]:
     return code, area, zone
 
 
-def _reads(
-    store: MeasurementStore, meter: MeterInfo, first: date, last: date
-) -> tuple[ChannelReads, ...]:
-    """The freezes a register bill uses: the one opening ``first`` and the one opening the
-    day after ``last`` (see :func:`~.determinants.register_determinants`)."""
-    opening = _freezes(store, meter.meter_no, first)
-    closing = _freezes(store, meter.meter_no, last + timedelta(days=1))
+def _installation_reads(store: MeasurementStore, stretch: _Stretch) -> InstallationReads:
+    """The reads a register bill uses for one installation (see
+    :func:`~.determinant_frame.installation_segments`): the freeze opening its first day or,
+    installed inside the period, the A+ read recorded at installation and the meter's first
+    read of the other channels after it; the freeze after its last day or, removed inside
+    the period, the final A+ read recorded at removal (else the meter's last read before)
+    and the last read of the other channels before it."""
+    meter = stretch.meter
+    if stretch.opens_at is None:
+        opening = _freezes(store, meter.meter_no, stretch.first_day)
+    else:
+        opening = _reads_near(store, meter.meter_no, stretch.opens_at, after=True)
+        opening["A+"] = MeterRead(
+            stretch.opens_at.astimezone(store.tz), stretch.initial_read, RECORDED, None
+        )
+    if stretch.closes_at is None:
+        closing = _freezes(store, meter.meter_no, stretch.last_day + timedelta(days=1))
+    else:
+        closing = _reads_near(store, meter.meter_no, stretch.closes_at, after=False)
+        if stretch.final_read is not None:
+            closing["A+"] = MeterRead(
+                stretch.closes_at.astimezone(store.tz), stretch.final_read, RECORDED, None
+            )
     reads = []
     for channel in REGISTER_CHANNELS:
         start, end = opening.get(channel), closing.get(channel)
@@ -358,7 +463,39 @@ def _reads(
             continue
         kwh = None if start is None or end is None else (end.value - start.value) * meter.multiplier
         reads.append(ChannelReads(channel, start, end, kwh))
-    return tuple(reads)
+    return InstallationReads(meter, stretch.first_day, stretch.last_day, tuple(reads))
+
+
+def _read_of(row: dict[str, object], tz: ZoneInfo) -> MeterRead:
+    source = str(row["source"])
+    read_at = row["ts"]
+    assert isinstance(read_at, datetime)
+    return MeterRead(
+        read_at=read_at.astimezone(tz),
+        value=Decimal(str(row["value"])),
+        quality=str(row["quality"]),
+        method=source.removeprefix(VEE_SOURCE_PREFIX)
+        if source.startswith(VEE_SOURCE_PREFIX)
+        else None,
+    )
+
+
+def _reads_near(
+    store: MeasurementStore, meter_no: str, at: datetime, *, after: bool
+) -> dict[str, MeterRead]:
+    """Per channel, the meter's first read at or after ``at`` (``after``) or its last read
+    at or before it, within a day."""
+    span = timedelta(days=1)
+    rows = store.scan(
+        "register_reads",
+        start=at if after else at - span,
+        end=at + span if after else at + timedelta(microseconds=1),
+        meters=[meter_no],
+    ).to_pylist()
+    found: dict[str, MeterRead] = {}
+    for row in sorted(rows, key=lambda r: r["ts"], reverse=not after):
+        found.setdefault(str(row["channel"]), _read_of(row, store.tz))
+    return found
 
 
 def _freezes(store: MeasurementStore, meter_no: str, day: date) -> dict[str, MeterRead]:
@@ -374,15 +511,7 @@ def _freezes(store: MeasurementStore, meter_no: str, day: date) -> dict[str, Met
     for row in sorted(rows, key=lambda r: r["ts"]):
         if row["read_type"] != "daily_frozen" or row["channel"] in found:
             continue
-        source = str(row["source"])
-        found[row["channel"]] = MeterRead(
-            read_at=row["ts"].astimezone(tz),
-            value=Decimal(row["value"]),
-            quality=row["quality"],
-            method=source.removeprefix(VEE_SOURCE_PREFIX)
-            if source.startswith(VEE_SOURCE_PREFIX)
-            else None,
-        )
+        found[row["channel"]] = _read_of(row, tz)
     return found
 
 

@@ -10,6 +10,8 @@ import typer
 from rich.panel import Panel
 
 from meter2cash.cli.output import console, kpi_table, progress, table, yuan
+from meter2cash.collections.dunning import load_policy
+from meter2cash.collections.dunning_run import run_dunning
 from meter2cash.collections.kpis import collection_kpis
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
@@ -133,6 +135,11 @@ def demo(
         with unit_of_work(ws.records) as session:
             fees = assess_late_fees(session, ws.clock, as_of, RULES_2024)
         mark = timed("late fees (违约金)", mark)
+        with console.status("dunning (催费)"), unit_of_work(ws.records) as session:
+            dunning = run_dunning(
+                session, ws.store, ws.clock, load_policy(), as_of, ws.settings.home / "dunning"
+            )
+        mark = timed("dunning (催费)", mark)
         status = spine.status(ws)
         bills = spine.bill_counts(ws)
         with unit_of_work(ws.records) as session:
@@ -174,6 +181,11 @@ def demo(
                 ),
                 ("cash collected", yuan(status.amount_paid)),
                 ("receivables", yuan(status.receivables)),
+                (
+                    f"dunning on {as_of}: accounts moved a step (催费)",
+                    ", ".join(f"{step} {n:,}" for step, n in dunning.moved.items()) or "none",
+                ),
+                ("  messages queued (SMS, letters)", f"{dunning.messages_queued:,}"),
                 ("ledger balanced", "yes" if status.ledger_balanced else "NO"),
             ],
         )
@@ -196,7 +208,8 @@ def demo(
             f"simulator ground truth (labels, kept apart): {home / 'simulator-ground-truth'}\n"
             f"done in {time.perf_counter() - began:.0f} s — try `m2c status --json`, "
             "`m2c headend report`, "
-            "`m2c aging --by zone`, `m2c bill review list`",
+            "`m2c aging --by zone`, `m2c bill review list`, `m2c kpis --month "
+            f"{last_month}`, `m2c dunning run --json`, `m2c ledger reconcile`",
             title="where the data lives",
         )
     )

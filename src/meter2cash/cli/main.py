@@ -14,6 +14,8 @@ from meter2cash.cli import bill as bill_command
 from meter2cash.cli import calendar as calendar_command
 from meter2cash.cli import demo as demo_command
 from meter2cash.cli import dlt645 as dlt645_command
+from meter2cash.cli import dunning as dunning_command
+from meter2cash.cli import fee_control as fee_control_command
 from meter2cash.cli import headend as headend_command
 from meter2cash.cli import late_fees as late_fees_command
 from meter2cash.cli import mqtt as mqtt_command
@@ -62,6 +64,8 @@ app.add_typer(vee_app, name="vee")
 app.add_typer(bill_command.app, name="bill")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(pay_command.app, name="pay")
+app.add_typer(dunning_command.app, name="dunning")
+app.add_typer(fee_control_command.app, name="fee-control")
 app.add_typer(late_fees_command.app, name="late-fees")
 app.add_typer(tariff_command.app, name="tariff")
 app.add_typer(headend_command.app, name="headend")

@@ -54,10 +54,15 @@ class Posting(Base):
     """One leg of an entry; ``account_id`` and ``bill_id`` tie receivable legs to the sub-ledger."""
 
     __tablename__ = "postings"
-    __table_args__ = (Index("ix_postings_account_bill", "account_id", "bill_id"),)
+    __table_args__ = (
+        Index(
+            "ix_postings_account_bill", "account_id", "bill_id", "ledger_account_id", "amount_minor"
+        ),
+    )
+    """Covers a receivable look-up by account: payments read open bills without the table."""
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
-    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id"), nullable=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -10,15 +10,14 @@ cashier and a bank file paying one account at once leave its balance exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Final
+from datetime import date
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import Account
@@ -26,8 +25,9 @@ from meter2cash.billing.models import Bill
 from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError
 from meter2cash.db import audit
-from meter2cash.db.bulk import insert_columns
+from meter2cash.db.bulk import insert_columns, instant_text
 from meter2cash.db.ids import reserve_ids
+from meter2cash.db.keys import key_table
 from meter2cash.ledger import repository
 from meter2cash.ledger.allocation import allocate_by_day
 from meter2cash.ledger.journal import CASH, CUSTOMER_CREDIT, RECEIVABLE, reversal_of
@@ -37,8 +37,6 @@ from meter2cash.ledger.service import post_entries
 PAYMENT_COLUMNS: Final = ("channel", "transaction_id", "account_no", "amount_minor", "received_on")
 SOURCE_TYPE: Final = "payment"
 """Source type of payment entries; the source key is ``channel:transaction_id``."""
-_CHUNK: Final = 20_000
-"""Keys per ``IN (…)`` look-up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +75,7 @@ def post_payments(
     items = _open_items(session, fresh["account_id"])
     allocations = allocate_by_day(fresh, items)
     entry_ids = reserve_ids(session, JournalEntry.__tablename__, len(fresh))
-    now = _instant(session, clock.now())
+    now = instant_text(session, clock.now())
     keys = fresh["channel"] + ":" + fresh["transaction_id"]
     insert_columns(
         session,
@@ -153,43 +151,30 @@ def _nullable(ids: pd.Series) -> pd.Series:
     return values
 
 
-def _instant(session: Session, at: datetime) -> str:
-    """``at`` as the text a bulk insert writes to a UTC timestamp column: with its offset
-    on PostgreSQL, naive UTC as SQLAlchemy stores it on SQLite."""
-    utc = at.astimezone(UTC)
-    if session.get_bind().dialect.name == "postgresql":
-        return utc.isoformat()
-    return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
 def _on_file(session: Session, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Which (channel, transaction_id) of ``frame`` are already posted."""
-    present = repository.payment_keys_present(
-        session, zip(frame["channel"], frame["transaction_id"], strict=True)
-    )
-    keys = pd.MultiIndex.from_frame(frame[["channel", "transaction_id"]])
-    found: npt.NDArray[np.bool_] = keys.isin(list(present))
+    found = np.zeros(len(frame), bool)
+    for channel, rows in frame.groupby("channel").groups.items():
+        ids = frame.loc[rows, "transaction_id"]
+        keys = key_table(session, ids.tolist(), "text")
+        present = session.connection().execute(
+            select(Payment.transaction_id)
+            .join(keys, keys.c.k == Payment.transaction_id)
+            .where(Payment.channel == channel)
+        )
+        found[frame.index.get_indexer(rows)] = ids.isin({t for (t,) in present}).to_numpy()
     return found
-
-
-def _rows(session: Session, statement: Select[Any], keys: Sequence[Any]) -> list[Any]:
-    """Rows of ``statement`` filtered by ``IN`` over ``keys`` (its one bind parameter
-    ``keys``), :data:`_CHUNK` keys a query, through the Core connection (no ORM rows)."""
-    connection = session.connection()
-    rows: list[Any] = []
-    for start in range(0, len(keys), _CHUNK):
-        chunk = list(keys[start : start + _CHUNK])
-        rows.extend(map(tuple, connection.execute(statement, {"keys": chunk})))
-    return rows
 
 
 def _account_ids(session: Session, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
     """Account id of each payment; :class:`InputError` naming the first unknown account."""
-    wanted = pd.unique(frame["account_no"]).tolist()
-    statement = select(Account.account_no, Account.id).where(
-        Account.account_no.in_(bindparam("keys", expanding=True))
+    keys = key_table(session, frame["account_no"].tolist(), "text")
+    found = dict(
+        session.connection()
+        .execute(select(Account.account_no, Account.id).join(keys, keys.c.k == Account.account_no))
+        .tuples()
+        .all()
     )
-    found = dict(_rows(session, statement, wanted))
     ids = frame["account_no"].map(found)
     if ids.isna().any():
         row = frame[ids.isna()].iloc[0]
@@ -206,28 +191,25 @@ def _lock(session: Session, account_ids: pd.Series) -> None:
     """Lock the paying accounts' rows until commit (PostgreSQL), in id order (no deadlock)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    ids = np.unique(account_ids.to_numpy(np.int64)).tolist()
-    statement = (
+    keys = key_table(session, account_ids.tolist())
+    session.connection().execute(
         select(Account.id)
-        .where(Account.id.in_(bindparam("keys", expanding=True)))
+        .join(keys, keys.c.k == Account.id)
         .order_by(Account.id)
-        .with_for_update()
-    )
-    _rows(session, statement, ids)
+        .with_for_update(of=Account)
+    ).all()
 
 
 def _open_items(session: Session, account_ids: pd.Series) -> pd.DataFrame:
     """Open bills of the paying accounts (account_id, bill_id, bill_date, open_minor), oldest
     first within each account."""
-    accounts = np.unique(account_ids.to_numpy(np.int64)).tolist()
+    keys = key_table(session, account_ids.tolist())
+    receivable = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
     owed = func.sum(Posting.amount_minor)
     per_bill = (
         select(Posting.account_id, Posting.bill_id, owed.label("open_minor"))
-        .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
-        .where(
-            LedgerAccount.code == RECEIVABLE,
-            Posting.account_id.in_(bindparam("keys", expanding=True)),
-        )
+        .join(keys, keys.c.k == Posting.account_id)
+        .where(Posting.ledger_account_id == receivable.scalar_subquery())
         .group_by(Posting.account_id, Posting.bill_id)
         .having(owed != 0)
         .subquery()
@@ -236,7 +218,7 @@ def _open_items(session: Session, account_ids: pd.Series) -> pd.DataFrame:
         per_bill.c.account_id, per_bill.c.bill_id, Bill.bill_date, per_bill.c.open_minor
     ).join(Bill, Bill.id == per_bill.c.bill_id)
     items = pd.DataFrame(
-        _rows(session, statement, accounts),
+        session.connection().execute(statement).tuples().all(),
         columns=["account_id", "bill_id", "bill_date", "open_minor"],
     ).astype({"account_id": np.int64, "bill_id": np.int64, "open_minor": np.int64})
     return items.sort_values(["account_id", "bill_date", "bill_id"], ignore_index=True)

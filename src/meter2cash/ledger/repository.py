@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, exists, func, insert, literal, select, union_all
+from sqlalchemy import ColumnElement, case, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from meter2cash.assets.models import Account, Customer, Zone
@@ -275,10 +274,16 @@ def post_bill_entries(
     Dr receivable (account, bill) the total; Cr funds payable the sum of its ``funds_kind``
     lines where not zero; Cr revenue the rest. The source key is the bill number.
 
-    Raises :class:`LedgerError` if any entry of those bills does not balance or has no
-    postings — the :func:`~meter2cash.ledger.journal.check_balanced` rule, checked in SQL.
+    Three statements whatever the number of bills: the entries; their postings, built from
+    the new entries (ids above the largest before: ids only grow) with each bill's fund
+    lines summed once, by index; the balance check of the new entries. Neither the postings
+    nor the check reads earlier lines or postings.
+
+    Raises :class:`LedgerError` if any new entry does not balance or has no postings — the
+    :func:`~meter2cash.ledger.journal.check_balanced` rule, checked in SQL.
     """
-    issued = (JournalEntry.source_type == source_type) & (JournalEntry.source_key == Bill.bill_no)
+    before = session.scalar(select(func.coalesce(func.max(JournalEntry.id), 0)))
+    new = (JournalEntry.id > before) & (JournalEntry.source_type == source_type)
     recorded = literal(recorded_at, JournalEntry.__table__.c.recorded_at.type)
     session.execute(
         insert(JournalEntry).from_select(
@@ -289,43 +294,55 @@ def post_bill_entries(
                 Bill.bill_date,
                 recorded,
                 literal("issue bill ") + Bill.bill_no,
-            ).where(bills, ~exists().where(issued)),
+            ).where(
+                bills,
+                ~exists().where(
+                    JournalEntry.source_type == source_type,
+                    JournalEntry.source_key == Bill.bill_no,
+                ),
+            ),
         )
     )
     funds = (
-        select(BillLine.bill_id, func.sum(BillLine.amount_minor).label("minor"))
-        .where(BillLine.kind == funds_kind)
-        .group_by(BillLine.bill_id)
-        .subquery()
+        select(func.coalesce(func.sum(BillLine.amount_minor), 0))
+        .where(BillLine.bill_id == Bill.id, BillLine.kind == funds_kind)
+        .scalar_subquery()
     )
-    funds_minor = func.coalesce(funds.c.minor, 0)
     fresh = (
-        select(JournalEntry.id, Bill.account_id, Bill.id, Bill.total_minor, funds_minor)
-        .join(Bill, issued)
-        .outerjoin(funds, funds.c.bill_id == Bill.id)
-        .where(bills, ~exists().where(Posting.entry_id == JournalEntry.id))
-        .subquery()
+        select(
+            JournalEntry.id.label("entry_id"),
+            Bill.account_id,
+            Bill.id.label("bill_id"),
+            Bill.total_minor,
+            funds.label("funds_minor"),
+        )
+        .join(Bill, Bill.bill_no == JournalEntry.source_key)
+        .where(new, bills)
+        .cte("fresh")
+        .prefix_with("MATERIALIZED")  # the fund sum once per bill, not once per leg
     )
-    entry, account, bill, total, fund = fresh.c
-
-    def legs(code: str, amount: ColumnElement[int]) -> Select[Any]:
-        return select(entry, literal(chart[code]), account, bill, amount, literal("CNY"))
-
+    receivable, funds_payable, revenue = (chart[c] for c in (RECEIVABLE, FUNDS_PAYABLE, REVENUE))
+    leg = LedgerAccount.id
+    amount = case(
+        (leg == receivable, fresh.c.total_minor),
+        (leg == funds_payable, -fresh.c.funds_minor),
+        else_=fresh.c.funds_minor - fresh.c.total_minor,
+    )
     session.execute(
         insert(Posting).from_select(
             ["entry_id", "ledger_account_id", "account_id", "bill_id", "amount_minor", "currency"],
-            union_all(
-                legs(RECEIVABLE, total),
-                legs(FUNDS_PAYABLE, -fund).where(fund != 0),
-                legs(REVENUE, fund - total),
-            ),
+            select(
+                fresh.c.entry_id, leg, fresh.c.account_id, fresh.c.bill_id, amount, literal("CNY")
+            )
+            .select_from(fresh)
+            .join(LedgerAccount, leg.in_([receivable, funds_payable, revenue]))
+            .where((leg != funds_payable) | (fresh.c.funds_minor != 0)),
         )
     )
     unbalanced = session.execute(
         select(JournalEntry.source_key)
-        .join(Bill, issued)
         .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
-        .where(bills)
+        .where(new)
         .group_by(JournalEntry.id, JournalEntry.source_key)
         .having(
             (func.coalesce(func.sum(Posting.amount_minor), 0) != 0) | (func.count(Posting.id) == 0)

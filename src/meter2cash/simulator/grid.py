@@ -57,6 +57,11 @@ _CT_PRIMARY_A: Final = np.array(
 _DIRECT_LIMIT_A: Final = 60.0
 """Largest current [A] a direct-connected (CT-less) meter carries."""
 _TARIFFS: Final = ("RES-TIER-ZJ", "RES-TOU-TIER", "COM-TOU", "IND-TWO-PART")
+CONTRACT_DEMAND_TARIFF: Final = "IND-TWO-PART-CD"
+"""Large (high-voltage) industrial accounts' tariff: basic charge by contract demand."""
+CONTRACT_DEMAND_OF_MEAN: Final = 2.1
+"""Declared contract demand (合同最大需量) ÷ mean load [1], rounded up to 10 kW: the
+plant's usual monthly peak; now and then a month passes 105 % of it."""
 _PAYMENT_TERMS_DAYS: Final = np.array([20, 15, 10])
 
 
@@ -233,6 +238,10 @@ def build_grid(
     avg_kw = loads.base_kwh / 24
     contracted = np.where(is_ind, _smallest_at_least(_CONTRACT_KVA, avg_kw * 1.6 / 0.75), np.nan)
     high_voltage = is_ind & (contracted > 630)
+    accounts_df.loc[high_voltage, "tariff_code"] = CONTRACT_DEMAND_TARIFF
+    contract_demand = np.where(
+        high_voltage, np.ceil(avg_kw * CONTRACT_DEMAND_OF_MEAN / 10) * 10, np.nan
+    )
     ind_current = np.where(high_voltage, contracted * 0.0577, contracted * 1.443)
     com_current = avg_kw * 2.2 * 1.52
     ct = np.ones(accounts, dtype=np.int64)
@@ -278,6 +287,7 @@ def build_grid(
             "concentrator_code": [conc_codes[c] for c in meter_conc],
             "role": ["customer"] * accounts + ["supply"] * n_areas,
             "contracted_kva": np.concatenate([contracted, np.full(n_areas, np.nan)]),
+            "contract_demand_kw": np.concatenate([contract_demand, np.full(n_areas, np.nan)]),
         }
     )
     records_intervals = np.concatenate([~is_res, np.ones(n_areas, dtype=np.bool_)])

@@ -243,7 +243,8 @@ class SimulatedUtility:
     @property
     def service_points(self) -> pd.DataFrame:
         """code, account_no (None for supply points), transformer_area_code,
-        concentrator_code, role ('customer' | 'supply'), contracted_kva [kVA] (NaN if none)."""
+        concentrator_code, role ('customer' | 'supply'), contracted_kva [kVA] and
+        contract_demand_kw [kW] (合同最大需量, large industrial accounts; NaN if none)."""
         return self._grid.service_points
 
     @property

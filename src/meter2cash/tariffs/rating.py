@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from meter2cash.core.errors import TariffError
@@ -71,6 +71,10 @@ class Determinants:
     ``contracted_kva`` is the contracted capacity (变压器容量 plus high-voltage motors);
     ``contract_demand_kw`` the contract demand (合同最大需量) declared for the period;
     ``kwh_export_total`` the export register's delta (A−, 反向有功), ``None`` when not read.
+    ``cycle_days`` and ``supplied_days`` say that the period is part of a billing cycle of
+    ``cycle_days`` in which the account was supplied ``supplied_days`` (moved in or out, or
+    the cycle split at a tariff change): per-month charges and monthly tier bounds are then
+    prorated (:func:`monthly_share`, :func:`tier_share`); ``None`` = the whole cycle.
     """
 
     period_start: date  # local date, inclusive
@@ -85,6 +89,8 @@ class Determinants:
     max_demand_kw_by_period: Mapping[int, Decimal] = field(default_factory=dict)  # [kW]
     contract_demand_kw: Decimal | None = None  # [kW] 合同最大需量 for the period
     kwh_export_total: Decimal | None = None  # [kWh] A−
+    cycle_days: int | None = None  # [d] the billing cycle this period is part of
+    supplied_days: int | None = None  # [d] supplied in that cycle (default: this period's)
 
     def __post_init__(self) -> None:
         if self.period_end < self.period_start:
@@ -106,11 +112,93 @@ class Determinants:
         for name, value in quantities.items():
             if value is not None and value < 0:
                 raise TariffError(f"{name} is negative ({value})", "rate import energy only")
+        supplied = self.days if self.supplied_days is None else self.supplied_days
+        if self.cycle_days is not None and not self.days <= supplied <= self.cycle_days:
+            raise TariffError(
+                f"a part period of {self.days} days, {supplied} supplied, in a cycle of "
+                f"{self.cycle_days} days",
+                "pass days ≤ supplied_days ≤ cycle_days",
+            )
 
     @property
     def days(self) -> int:
         """Local days billed, both ends included."""
         return (self.period_end - self.period_start).days + 1
+
+
+DAYS_PER_MONTH_CHARGE: Final = 30
+"""A month's basic charge per day is 1/30 of it (《供电营业规则》第八十四条)."""
+
+
+def monthly_share(days: int, supplied_days: int, cycle_days: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a month's charges — per-month fixed and minimum
+    charges, the basic charge (基本电费) — that ``days`` [d] of a billing cycle of
+    ``cycle_days`` [d] bill, the account supplied ``supplied_days`` [d] of it.
+
+    An account supplied only part of the cycle (moved in or out) pays 1/30 of the month
+    per day, at most the whole month: 《供电营业规则》(1996) 第八十四条, "新装、增容、变更与终止
+    用电当月的基本电费，可按实用天数（日用电不足24小时的，按一天计算）每日按全月基本电费三十分之一
+    计算". A cycle split at a tariff change shares what was supplied by days, so the parts add
+    up to it. Examples: 16 days supplied of 31 → 16/30; 10 + 21 days of 31 at a tariff
+    change → 10/31 and 21/31; supplied 30 of 31 → the whole month.
+
+    >>> monthly_share(16, 16, 31), monthly_share(10, 31, 31), monthly_share(30, 30, 31)
+    ((16, 30), (10, 31), (30, 30))
+    """
+    if supplied_days >= cycle_days:
+        return days, cycle_days
+    used = min(supplied_days, DAYS_PER_MONTH_CHARGE)
+    if days == supplied_days:
+        return used, DAYS_PER_MONTH_CHARGE
+    return used * days, DAYS_PER_MONTH_CHARGE * supplied_days
+
+
+def share_text(days: int, supplied_days: int, cycle_days: int) -> str:
+    """How a prorated line says its :func:`monthly_share`: ``按 16/30 天``, ``按 10/31 天``,
+    ``按 16/30 × 10/16 天``; "" for the whole month."""
+    if supplied_days >= cycle_days:
+        return "" if days == cycle_days else f"按 {days}/{cycle_days} 天"
+    used = min(supplied_days, DAYS_PER_MONTH_CHARGE)
+    whole = f"{used}/{DAYS_PER_MONTH_CHARGE}"
+    if days == supplied_days:
+        return "" if used == DAYS_PER_MONTH_CHARGE else f"按 {whole} 天"
+    return f"按 {whole} × {days}/{supplied_days} 天"
+
+
+def tier_share(days: int, cycle_days: int) -> tuple[int, int]:
+    """Share (numerator, denominator) of a monthly tier bound that ``days`` [d] of a cycle
+    of ``cycle_days`` [d] get: days ÷ cycle days, so parts split at a tariff change add up
+    to the month's bound. Annual tier bounds are not prorated by the bill's days."""
+    return days, cycle_days
+
+
+def prorated_bound(bound: Decimal, numerator: int, denominator: int) -> Decimal:
+    """``bound`` [kWh] × numerator ÷ denominator, half-up to 0.0001 kWh — the bound a
+    prorated bill uses and prints (:func:`shown_bound`): 1380 × 16/31 → 712.2581."""
+    exact = bound * numerator / denominator
+    rounded = exact.quantize(KWH_PLACES, ROUND_HALF_UP)
+    return exact if exact == rounded else rounded
+
+
+def shown_bound(bound: Decimal | None) -> Decimal | None:
+    """A prorated tier bound [kWh] as a bill prints it: trailing zeros dropped."""
+    if bound is None:
+        return None
+    text = f"{bound:f}"
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+def _tier_share(det: Determinants) -> tuple[int, int]:
+    return (1, 1) if det.cycle_days is None else tier_share(det.days, det.cycle_days)
+
+
+def _monthly_share(det: Determinants) -> tuple[int, int, str]:
+    """The share of a month's charges ``det`` bills, with its text."""
+    if det.cycle_days is None:
+        return 1, 1, ""
+    supplied = det.days if det.supplied_days is None else det.supplied_days
+    numerator, denominator = monthly_share(det.days, supplied, det.cycle_days)
+    return numerator, denominator, share_text(det.days, supplied, det.cycle_days)
 
 
 @dataclass(frozen=True)
@@ -357,14 +445,6 @@ def bound_text(lower: Decimal | None, upper: Decimal | None, period: str) -> str
     return f"≤{upper} kWh/{per}" if lower is None else f"{lower}–{upper} kWh/{per}"
 
 
-def _prorated(bound: Decimal | None, fraction: Decimal) -> Decimal | None:
-    """A prorated tier bound [kWh] as printed: to 0.0001 kWh, trailing zeros dropped."""
-    if bound is None:
-        return None
-    text = f"{(bound * fraction).quantize(KWH_PLACES):f}"
-    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
-
-
 def _tier_lines(
     kind: str,
     label: str,
@@ -374,11 +454,22 @@ def _tier_lines(
     period: str,
     ctx: TierContext,
     money: Callable[[Decimal], Decimal],
+    share: tuple[int, int] = (1, 1),
 ) -> list[RatedLine]:
+    """Tier lines; bounds × the tier-year fraction × ``share`` (monthly tiers of a part
+    period, :func:`tier_share`), half-up to 0.0001 kWh — as used, so as printed."""
     before = ctx.kwh_before_in_tier_year if period == "annual" else ZERO
     fraction = ctx.tier_year_fraction
-    split = kwh_by_tier(kwh, bounds, before, fraction)
-    shown = bounds if fraction == 1 else [_prorated(b, fraction) for b in bounds]
+    numerator, denominator = share if period == "monthly" else (1, 1)
+    used: Sequence[Decimal | None] = bounds
+    shown = bounds
+    if fraction != 1 or numerator != denominator:
+        used = [
+            None if b is None else prorated_bound(b * fraction, numerator, denominator)
+            for b in bounds
+        ]
+        shown = [shown_bound(b) for b in used]
+    split = kwh_by_tier(kwh, used, before)
     lines: list[RatedLine] = []
     for index, (quantity, price) in enumerate(zip(split, prices, strict=True)):
         if quantity and (price or kind == "energy_tiered"):
@@ -537,14 +628,15 @@ def _component_lines(
 ) -> list[RatedLine]:
     match component:
         case FixedCharge(per="month"):
+            numerator, denominator, text = _monthly_share(det)
             return [
                 RatedLine(
                     "fixed",
-                    component.name,
+                    f"{component.name} ({text})" if text else component.name,
                     Decimal(1),
                     "month",
                     component.amount,
-                    money(component.amount),
+                    money(component.amount * numerator / denominator),
                 )
             ]
         case FixedCharge():
@@ -571,6 +663,7 @@ def _component_lines(
                 component.period,
                 ctx,
                 money,
+                _tier_share(det),
             )
         case TierIncrement():
             bounds = _bounds_in_force(component, det, ctx)
@@ -584,6 +677,7 @@ def _component_lines(
                 component.period,
                 ctx,
                 money,
+                _tier_share(det),
             )
         case TouEnergy():
             if det.kwh_total == 0 and not any(det.kwh_by_period.values()):
@@ -633,7 +727,13 @@ def _component_lines(
                 )
             ]
         case DemandCharge():
-            return _demand_lines(component, det, history, money)
+            numerator, denominator, text = _monthly_share(det)
+            if not text:
+                return _demand_lines(component, det, history, money)
+            lines = _demand_lines(
+                component, det, history, lambda yuan: money(yuan * numerator / denominator)
+            )
+            return [replace(ln, description=f"{ln.description[:-1]}; {text})") for ln in lines]
         case NetMetering():
             return _export_lines(component, det, money)
         case Funds():
@@ -727,7 +827,8 @@ def _minimum_lines(
     money: Callable[[Decimal], Decimal],
 ) -> list[RatedLine]:
     days = Decimal(1) if component.per == "month" else Decimal(det.days)
-    shortfall = money(days * component.amount) - billed
+    numerator, denominator = _monthly_share(det)[:2] if component.per == "month" else (1, 1)
+    shortfall = money(days * component.amount * numerator / denominator) - billed
     if shortfall <= 0:
         return []
     return [RatedLine("minimum", component.name, days, component.per, component.amount, shortfall)]
