@@ -19,10 +19,13 @@ from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger import bank_batches, repository
+from meter2cash.ledger.credit import apply_credit, credit_balances, refund_credit
 from meter2cash.ledger.journal import CUSTOMER_CREDIT, RECEIVABLE
+from meter2cash.ledger.late_fee_assessment import assess_late_fees
+from meter2cash.ledger.late_fees import RULES_1996
 from meter2cash.ledger.models import Payment
-from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments
-from meter2cash.ledger.receivables import aging
+from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments, reverse_payment
+from meter2cash.ledger.receivables import aging, reconcile
 from meter2cash.ledger.service import trial_balance
 from tests.factories import create_account, create_bill
 
@@ -129,13 +132,13 @@ def test_a_bank_load_killed_half_way_posts_every_payment_once_when_run_again(
 
 _events = st.lists(
     st.tuples(
-        st.sampled_from(["bill", "pay"]),
+        st.sampled_from(["bill", "pay", "pay", "reverse", "late_fee", "credit", "refund"]),
         st.integers(0, 2),  # account
         st.integers(1, 20_000),  # fen
         st.integers(0, 60),  # day of August–September
     ),
     min_size=1,
-    max_size=12,
+    max_size=14,
 )
 
 
@@ -146,21 +149,45 @@ _examples = itertools.count()
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=_events)
-def test_any_bills_and_payments_keep_the_ledger_zero_sum_and_aging_equal_to_receivables(
+def test_any_bills_payments_reversals_late_fees_and_refunds_keep_the_ledger_whole(
     records: Engine, clock: FixedClock, events: list[tuple[str, int, int, int]]
 ) -> None:
-    """Each example adds its own three accounts to one database; the whole ledger is checked."""
+    """Any sequence keeps the ledger zero-sum, the aging buckets equal to the receivables and
+    no bill overpaid. Each example adds its own three accounts to one database."""
     example = next(_examples)
     with unit_of_work(records) as session:
         accounts = [create_account(session, f"P{example}-{a}").id for a in range(3)]
     billed: set[tuple[int, int]] = set()
+    paid: list[list[str]] = [[], [], []]
     for n, (kind, a, minor, day) in enumerate(events):
         on = date.fromordinal(date(2026, 8, 1).toordinal() + day)
+        account_no = f"P{example}-{a}"
         with unit_of_work(records) as session:
             if kind == "pay":
-                row = ("counter", f"X{example}-{n}", f"P{example}-{a}", minor, on)
+                row = ("counter", f"X{example}-{n}", account_no, minor, on)
                 post_payments(session, clock, pd.DataFrame([row], columns=PAYMENT_COLUMNS))
-            elif (a, on.month) not in billed:  # one bill per account and month
+                paid[a].append(row[1])
+            elif kind == "reverse" and paid[a]:
+                txn = paid[a].pop()
+                reverse_payment(session, clock, "counter", txn, on=on, reason="bounced", actor="t")
+            elif kind == "late_fee":
+                assess_late_fees(session, clock, on, RULES_1996)
+            elif kind == "credit":
+                apply_credit(session, clock, on)
+            elif kind == "refund":
+                held = int(credit_balances(session, [accounts[a]]).get(accounts[a], 0))
+                if held > 0:
+                    refund_credit(
+                        session,
+                        clock,
+                        account_no,
+                        min(minor, held),
+                        reference=f"RF{example}-{n}",
+                        on=on,
+                        reason="asked",
+                        actor="t",
+                    )
+            elif kind == "bill" and (a, on.month) not in billed:  # one bill per month
                 billed.add((a, on.month))
                 create_bill(session, session.get_one(Account, accounts[a]), minor, on)
                 issue_approved(session, clock)
@@ -168,6 +195,7 @@ def test_any_bills_and_payments_keep_the_ledger_zero_sum_and_aging_equal_to_rece
         tb = trial_balance(session)
         buckets = aging(session, date(2026, 12, 31))
         items = repository.open_items(session)
+        reconcile(session)
     assert tb.balanced
     assert int(buckets["total"].sum()) == tb.balance_of(RECEIVABLE)
     assert (items["open_minor"] > 0).all()  # no bill is ever overpaid
