@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
@@ -146,3 +147,14 @@ def test_a_signed_callback_posts_and_a_forged_one_is_refused(home: Path) -> None
     assert _open(home) == {"A001": 12_000}
     unset = m2c(home, "pay", "callback", str(body), "--signature", good)
     assert "M2C_CALLBACK_SECRET" in _one_line_error(unset)
+
+
+def test_a_counter_payment_prints_a_receipt_with_the_amount_in_words(home: Path) -> None:
+    receipt = home / "receipt.pdf"
+    take = ("pay", "take", "--account", "A001", "--amount", "150.00", "--transaction", "R-7")
+    result = m2c(home, *take, "--on", "2026-08-10", "--receipt", str(receipt))
+    assert result.returncode == 0, result.stderr
+    text = "".join(page.extract_text() for page in PdfReader(receipt).pages)
+    assert "R-7" in text and "20260802-A001" in text
+    assert "壹佰伍拾元整" in text
+    assert "30.00" in text  # held as credit: 150.00 paid on a 120.00 bill

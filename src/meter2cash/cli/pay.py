@@ -24,6 +24,7 @@ from meter2cash.ledger.payments import (
     post_payments,
     reverse_payment,
 )
+from meter2cash.ledger.receipts import payment_receipt, render_receipt
 from meter2cash.workspace import open_workspace, today
 
 app = typer.Typer(help="Payments.", no_args_is_help=True)
@@ -133,6 +134,9 @@ def take(
     on: Annotated[
         str | None, typer.Option("--on", help="Day received (YYYY-MM-DD); default today.")
     ] = None,
+    receipt: Annotated[
+        Path | None, typer.Option("--receipt", help="Write the printed receipt here (PDF).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Take one payment at the counter or from an agent; sent twice, it posts once."""
@@ -144,7 +148,11 @@ def take(
             [(channel, transaction, account, minor, received)], columns=list(PAYMENT_COLUMNS)
         )
         report = post_payments(session, ws.clock, frame)
+        if receipt is not None:
+            receipt.write_bytes(render_receipt(payment_receipt(session, channel, transaction)))
     _print_report(report, as_json)
+    if receipt is not None and not as_json:
+        console.print(f"receipt written to {receipt}")
 
 
 def _day(text: str) -> date:

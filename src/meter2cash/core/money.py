@@ -47,3 +47,50 @@ def energy(value: float | int | str | Decimal) -> Decimal:
     Floats from vectorised kernels become Decimals here, through their shortest repr.
     """
     return Decimal(str(value)).quantize(KWH_PLACES, rounding=ROUND_HALF_UP)
+
+
+_DIGITS: Final = "零壹贰叁肆伍陆柒捌玖"
+_PLACES: Final = ("", "拾", "佰", "仟")
+_GROUPS: Final = ("", "万", "亿", "万亿")
+
+
+def _group_text(group: int) -> str:
+    """A group of four digits (1–9999) in capitals, inner zeros as one 零."""
+    text, zero, started = "", False, False
+    for place in range(3, -1, -1):
+        digit = group // 10**place % 10
+        if digit == 0:
+            zero = zero or started
+            continue
+        text += ("零" if zero else "") + _DIGITS[digit] + _PLACES[place]
+        zero, started = False, True
+    return text
+
+
+def capital_yuan(minor: int) -> str:
+    """A non-negative amount [fen] in Chinese capital numerals (人民币大写), as written on
+    receipts and cheques: 100,530 fen → 壹仟零伍元叁角."""
+    if minor < 0:
+        raise ValueError(f"capital numerals are for amounts of 0 and more, not {minor} fen")
+    whole, jiao, fen = minor // 100, minor // 10 % 10, minor % 10
+    groups = []
+    rest = whole
+    while rest:
+        groups.append(rest % 10_000)
+        rest //= 10_000
+    text, gap = "", False
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            gap = bool(text)
+            continue
+        if text and (gap or group < 1000):
+            text += "零"
+        text += _group_text(group) + _GROUPS[index]
+        gap = False
+    if jiao == 0 and fen == 0:
+        return (text or "零") + "元整"
+    cents = (_DIGITS[jiao] + "角" if jiao else ("零" if whole else "")) + (
+        _DIGITS[fen] + "分" if fen else ""
+    )
+    return (text + "元" if whole else "") + cents
