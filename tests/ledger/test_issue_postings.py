@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from meter2cash.assets.models import Account
 from meter2cash.billing.issue import FUND_LINE_KIND, ISSUE_SOURCE, issue_approved, issue_bills
 from meter2cash.billing.models import Bill, BillLine
 from meter2cash.core.clock import FixedClock
@@ -108,6 +109,23 @@ def test_issuing_chosen_bills_leaves_the_others_approved(
     assert (report.issued, report.amount_minor) == (1, 5040)
     assert list(legs) == [chosen.bill_no]
     assert other.status == "approved"
+
+
+def test_a_prepay_accounts_bill_stays_a_statement_and_posts_nothing(
+    records: Engine, clock: FixedClock
+) -> None:
+    """Fee control charged the prepay account day by day; issuing its bill would charge the
+    customer twice."""
+    with unit_of_work(records) as session:
+        postpaid = _bill(session, "A001", {"energy_tiered": [5000]})
+        prepaid = _bill(session, "A002", {"energy_tiered": [6000]})
+        session.get_one(Account, prepaid.account_id).prepay = True
+        report = issue_approved(session, clock)
+        legs = _legs(session)
+        session.refresh(prepaid)
+    assert (report.issued, report.amount_minor) == (1, 5000)
+    assert list(legs) == [postpaid.bill_no]
+    assert prepaid.status == "approved"
 
 
 def test_an_entry_that_would_not_balance_is_refused(records: Engine) -> None:

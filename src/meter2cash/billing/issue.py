@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from meter2cash.assets.models import Account
 from meter2cash.billing import repository
 from meter2cash.billing.models import Bill
 from meter2cash.core.clock import Clock
@@ -42,7 +43,13 @@ def issue_bills(session: Session, clock: Clock, bill_ids: Sequence[int]) -> Issu
 
 def _issue(session: Session, clock: Clock, bills: ColumnElement[bool]) -> IssueReport:
     """Post the issue entry of each bill matching ``bills`` (skipping those already posted,
-    by bill number) in a few set-based statements, then mark them issued."""
+    by bill number) in a few set-based statements, then mark them issued.
+
+    A prepay account's bill is never issued: its charges were posted day by day by fee
+    control (费控), so it stays ``approved`` as the month's statement — its kWh still count
+    toward annual tiers — and posting it would charge the customer twice.
+    """
+    bills = bills & Bill.account_id.not_in(select(Account.id).where(Account.prepay))
     count, amount = repository.bill_count_and_total(session, bills)
     if not count:
         return IssueReport(0, 0)
