@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from meter2cash.assets.models import Account, Customer, Route, Zone
+from meter2cash.assets.models import (
+    Account,
+    Customer,
+    Meter,
+    MeterInstallation,
+    Route,
+    ServicePoint,
+    TransformerArea,
+    Utility,
+    Zone,
+)
 from meter2cash.billing.models import Bill, BillCycle
 from meter2cash.tariffs.models import Tariff, TariffVersion
 
@@ -101,3 +112,111 @@ def create_bill(
     session.add(bill)
     session.flush()
     return bill
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """Where a hand-built utility's accounts sit: one zone, route and transformer area."""
+
+    zone_id: int
+    route_id: int
+    area_id: int
+
+
+def create_places(session: Session, fingerprint: str = "test") -> Places:
+    """The utility row (bill documents and evidence packs print its name) with zone Z1,
+    route R1 and transformer area T1."""
+    session.add(
+        Utility(
+            name="测试供电公司",
+            fingerprint=fingerprint,
+            timezone="Asia/Shanghai",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
+    zone = Zone(code="Z1", name="城东供电所")
+    session.add(zone)
+    session.flush()
+    route = Route(code="R1", zone_id=zone.id, read_day=1)
+    area = TransformerArea(code="T1", zone_id=zone.id, name="一号台区", capacity_kva=Decimal(630))
+    session.add_all([route, area])
+    session.flush()
+    return Places(zone.id, route.id, area.id)
+
+
+def create_metered_account(
+    session: Session,
+    places: Places,
+    account_no: str,
+    *,
+    tariff: str = "RES-TIER-ZJ",
+    opened_on: date = date(2020, 1, 1),
+    closed_on: date | None = None,
+) -> int:
+    """A residential account with its service point in ``places``; returns the point's id."""
+    customer = Customer(customer_no=f"C-{account_no}", name="张三", customer_class="residential")
+    session.add(customer)
+    session.flush()
+    account = Account(
+        account_no=account_no,
+        customer_id=customer.id,
+        zone_id=places.zone_id,
+        route_id=places.route_id,
+        tariff_code=tariff,
+        household_size=3,
+        payment_terms_days=15,
+        opened_on=opened_on,
+        closed_on=closed_on,
+    )
+    session.add(account)
+    session.flush()
+    point = ServicePoint(
+        code=f"SP-{account_no}", account_id=account.id, transformer_area_id=places.area_id
+    )
+    session.add(point)
+    session.flush()
+    return point.id
+
+
+def create_meter(
+    session: Session, meter_no: str, *, address: str | None = None, curve: bool = False
+) -> int:
+    """A DL/T 645 meter with a six-digit register (its address the number, zero-filled,
+    unless given); ``curve``: it records 15-minute data."""
+    meter = Meter(
+        meter_no=meter_no,
+        address=address or meter_no[-12:].rjust(12, "0"),
+        register_digits=6,
+        records_intervals=curve,
+    )
+    session.add(meter)
+    session.flush()
+    return meter.id
+
+
+def install_meter(
+    session: Session,
+    meter_id: int,
+    point_id: int,
+    installed_at: datetime,
+    *,
+    ct: int = 1,
+    removed_at: datetime | None = None,
+    initial: str = "0",
+    final: str | None = None,
+) -> None:
+    """The meter installed at the point from ``installed_at`` (× ``ct``), with its initial and
+    (when removed) final A+ reads [kWh]."""
+    session.add(
+        MeterInstallation(
+            meter_id=meter_id,
+            service_point_id=point_id,
+            installed_at=installed_at,
+            removed_at=removed_at,
+            ct_ratio=ct,
+            pt_ratio=1,
+            multiplier=ct,
+            initial_read_kwh=Decimal(initial),
+            final_read_kwh=None if final is None else Decimal(final),
+        )
+    )

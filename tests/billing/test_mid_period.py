@@ -21,14 +21,6 @@ from sqlalchemy import select
 from meter2cash import spine
 from meter2cash.assets.models import (
     Account,
-    Customer,
-    Meter,
-    MeterInstallation,
-    Route,
-    ServicePoint,
-    TransformerArea,
-    Utility,
-    Zone,
 )
 from meter2cash.billing.cycles import month_period
 from meter2cash.billing.documents import render_pdf
@@ -43,6 +35,7 @@ from meter2cash.tariffs.loader import parse_tariff
 from meter2cash.tariffs.rating import Determinants, TierContext, monthly_share, rate
 from meter2cash.workspace import Workspace, open_workspace
 from tests.conftest import require_spark
+from tests.factories import create_meter, create_metered_account, create_places, install_meter
 
 TZ = ZoneInfo("Asia/Shanghai")
 JULY = month_period(2026, 7)
@@ -156,92 +149,6 @@ def test_part_months_price_column_wise_exactly_as_rating(
 # ------------------------------------------------------------------------- the bill run
 
 
-def _utility(session: Any) -> tuple[int, int, int]:
-    session.add(
-        Utility(
-            name="测试供电公司",
-            fingerprint="test-mid-period",
-            timezone="Asia/Shanghai",
-            created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-    )
-    zone = Zone(code="Z1", name="城东供电所")
-    session.add(zone)
-    session.flush()
-    route = Route(code="R1", zone_id=zone.id, read_day=1)
-    area = TransformerArea(code="T1", zone_id=zone.id, name="一号台区", capacity_kva=Decimal(630))
-    session.add_all([route, area])
-    session.flush()
-    return zone.id, route.id, area.id
-
-
-def _account(
-    session: Any,
-    place: tuple[int, int, int],
-    no: str,
-    *,
-    opened_on: date = date(2020, 1, 1),
-    closed_on: date | None = None,
-    tariff: str = "RES-TIER-ZJ",
-) -> int:
-    zone_id, route_id, area_id = place
-    customer = Customer(customer_no=f"C-{no}", name="张三", customer_class="residential")
-    session.add(customer)
-    session.flush()
-    account = Account(
-        account_no=no,
-        customer_id=customer.id,
-        zone_id=zone_id,
-        route_id=route_id,
-        tariff_code=tariff,
-        household_size=3,
-        payment_terms_days=15,
-        opened_on=opened_on,
-        closed_on=closed_on,
-    )
-    session.add(account)
-    session.flush()
-    point = ServicePoint(code=f"SP-{no}", account_id=account.id, transformer_area_id=area_id)
-    session.add(point)
-    session.flush()
-    return point.id
-
-
-def _meter(session: Any, no: str, *, curve: bool = False) -> int:
-    meter = Meter(
-        meter_no=no, address=no[-12:].rjust(12, "0"), register_digits=6, records_intervals=curve
-    )
-    session.add(meter)
-    session.flush()
-    return meter.id
-
-
-def _install(
-    session: Any,
-    meter_id: int,
-    point_id: int,
-    installed_at: datetime,
-    *,
-    ct: int = 1,
-    removed_at: datetime | None = None,
-    initial: str = "0",
-    final: str | None = None,
-) -> None:
-    session.add(
-        MeterInstallation(
-            meter_id=meter_id,
-            service_point_id=point_id,
-            installed_at=installed_at,
-            removed_at=removed_at,
-            ct_ratio=ct,
-            pt_ratio=1,
-            multiplier=ct,
-            initial_read_kwh=Decimal(initial),
-            final_read_kwh=None if final is None else Decimal(final),
-        )
-    )
-
-
 READS = [  # meter, local day (month, day), A+ register [kWh]
     # A-EXCH: M-OLD (×1) removed 15 Jul 10:00 at 1350.50, M-NEW (×40) from 0
     ("M-OLD", (7, 1), "1200.00"),
@@ -270,20 +177,20 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     engine.dispose()
     with open_workspace(settings) as ws:
         with unit_of_work(ws.records) as session:
-            place = _utility(session)
-            exch = _account(session, place, "A-EXCH")
-            _install(
+            place = create_places(session)
+            exch = create_metered_account(session, place, "A-EXCH")
+            install_meter(
                 session,
-                _meter(session, "M-OLD"),
+                create_meter(session, "M-OLD"),
                 exch,
                 _at(1, month=1),
                 removed_at=_at(15, 10),
                 final="1350.50",
             )
-            _install(session, _meter(session, "M-NEW"), exch, _at(15, 10), ct=40)
-            ct_point = _account(session, place, "A-CT")
-            ct_meter = _meter(session, "M-CT")
-            _install(
+            install_meter(session, create_meter(session, "M-NEW"), exch, _at(15, 10), ct=40)
+            ct_point = create_metered_account(session, place, "A-CT")
+            ct_meter = create_meter(session, "M-CT")
+            install_meter(
                 session,
                 ct_meter,
                 ct_point,
@@ -292,11 +199,11 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
                 removed_at=_at(10, 9),
                 final="500.00",
             )
-            _install(session, ct_meter, ct_point, _at(10, 9), ct=40, initial="500.00")
-            moved_in = _account(session, place, "A-IN", opened_on=date(2026, 7, 17))
-            _install(session, _meter(session, "M-IN"), moved_in, _at(1, month=1))
-            moved_out = _account(session, place, "A-OUT", closed_on=date(2026, 7, 10))
-            _install(session, _meter(session, "M-OUT"), moved_out, _at(1, month=1))
+            install_meter(session, ct_meter, ct_point, _at(10, 9), ct=40, initial="500.00")
+            moved_in = create_metered_account(session, place, "A-IN", opened_on=date(2026, 7, 17))
+            install_meter(session, create_meter(session, "M-IN"), moved_in, _at(1, month=1))
+            moved_out = create_metered_account(session, place, "A-OUT", closed_on=date(2026, 7, 10))
+            install_meter(session, create_meter(session, "M-OUT"), moved_out, _at(1, month=1))
         meters, stamps, values = zip(
             *((m, _at(d, month=mo), float(v)) for m, (mo, d), v in READS), strict=True
         )

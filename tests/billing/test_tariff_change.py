@@ -28,7 +28,8 @@ from meter2cash.db.migrate import upgrade
 from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.tariffs.loader import load_catalogue, parse_tariff
 from meter2cash.workspace import Workspace, open_workspace
-from tests.billing.test_mid_period import _account, _at, _install, _meter, _utility
+from tests.billing.test_mid_period import _at
+from tests.factories import create_meter, create_metered_account, create_places, install_meter
 
 JULY = month_period(2026, 7)
 
@@ -127,7 +128,7 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     engine.dispose()
     with open_workspace(settings) as ws:
         with unit_of_work(ws.records) as session:
-            place = _utility(session)
+            place = create_places(session)
             for account, meter, tariff in (
                 ("A-RISE", "M-RISE", "T-RES-RISE"),
                 ("A-TOU", "M-TOU", "T-TOU-PEAK"),
@@ -136,9 +137,11 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
                 ("A-MOVED", "M-MOVED", "T-RES-RISE"),
             ):
                 opened = date(2026, 7, 20) if account == "A-MOVED" else date(2020, 1, 1)
-                point = _account(session, place, account, tariff=tariff, opened_on=opened)
-                meter_id = _meter(session, meter, curve=meter == "M-CURVE")
-                _install(session, meter_id, point, _at(1, month=1))
+                point = create_metered_account(
+                    session, place, account, tariff=tariff, opened_on=opened
+                )
+                meter_id = create_meter(session, meter, curve=meter == "M-CURVE")
+                install_meter(session, meter_id, point, _at(1, month=1))
         meters, channels, stamps, values = zip(
             *((m, c, _at(d, month=mo), float(v)) for m, c, (mo, d), v in READS), strict=True
         )

@@ -27,7 +27,8 @@ from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.tariffs.loader import load_catalogue, parse_tariff
 from meter2cash.tariffs.rating import Determinants, TierContext, rate
 from meter2cash.workspace import Workspace, open_workspace
-from tests.billing.test_mid_period import _account, _at, _install, _meter, _utility
+from tests.billing.test_mid_period import _at
+from tests.factories import create_meter, create_metered_account, create_places, install_meter
 
 JUNE, JULY, AUGUST = month_period(2026, 6), month_period(2026, 7), month_period(2026, 8)
 MONTHLY = parse_tariff(
@@ -90,10 +91,10 @@ def trued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     engine.dispose()
     with open_workspace(settings) as ws:
         with unit_of_work(ws.records) as session:
-            place = _utility(session)
+            place = create_places(session)
             for no in ("ONE", "RUN", "PLAIN"):
-                point = _account(session, place, f"A-{no}", tariff="T-RES-MONTH")
-                _install(session, _meter(session, f"M-{no}"), point, _at(1, month=1))
+                point = create_metered_account(session, place, f"A-{no}", tariff="T-RES-MONTH")
+                install_meter(session, create_meter(session, f"M-{no}"), point, _at(1, month=1))
         actual = _reads(
             [
                 ("M-ONE", (6, 1), "900"),

@@ -18,14 +18,6 @@ from sqlalchemy import Engine, func, select
 
 from meter2cash.assets.models import (
     Account,
-    Customer,
-    Meter,
-    MeterInstallation,
-    Route,
-    ServicePoint,
-    TransformerArea,
-    Utility,
-    Zone,
 )
 from meter2cash.billing.cycles import month_period
 from meter2cash.billing.models import Bill, BillLine
@@ -48,6 +40,7 @@ from meter2cash.ledger.service import trial_balance
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.tariffs.loader import parse_tariff
 from meter2cash.workspace import Workspace
+from tests.factories import create_meter, create_metered_account, create_places, install_meter
 
 TZ = ZoneInfo("Asia/Shanghai")
 JULY = month_period(2026, 7)
@@ -110,45 +103,11 @@ def ws(records: Engine, tmp_path: Path) -> Iterator[Workspace]:
     settings = Settings.from_env({"M2C_HOME": str(tmp_path)})
     workspace = Workspace(settings, clock, records, MeasurementStore(tmp_path / "m", TZ))
     with unit_of_work(records) as session:
-        session.add(
-            Utility(
-                name="测试供电公司", fingerprint="prepay", timezone=str(TZ), created_at=clock.now()
-            )
-        )
-        zone = Zone(code="Z1", name="城东供电所")
-        session.add(zone)
-        session.flush()
-        route = Route(code="R1", zone_id=zone.id, read_day=1)
-        area = TransformerArea(
-            code="T1", zone_id=zone.id, name="一号台区", capacity_kva=Decimal(630)
-        )
-        session.add_all([route, area])
-        session.flush()
+        places = create_places(session, "prepay")
         for n in (1, 2):
-            customer = Customer(customer_no=f"C{n}", name="张三", customer_class="residential")
-            session.add(customer)
-            session.flush()
-            account = Account(
-                account_no=f"P{n}",
-                customer_id=customer.id,
-                zone_id=zone.id,
-                route_id=route.id,
-                tariff_code=TARIFF.code,
-                opened_on=date(2020, 1, 1),
-            )
-            session.add(account)
-            session.flush()
-            point = ServicePoint(code=f"SP{n}", account_id=account.id, transformer_area_id=area.id)
-            meter = Meter(meter_no=f"M{n}", address=f"{n:012d}")
-            session.add_all([point, meter])
-            session.flush()
-            session.add(
-                MeterInstallation(
-                    meter_id=meter.id,
-                    service_point_id=point.id,
-                    installed_at=_local(date(2026, 1, 1)),
-                )
-            )
+            point = create_metered_account(session, places, f"P{n}", tariff=TARIFF.code)
+            meter = create_meter(session, f"M{n}", address=f"{n:012d}")
+            install_meter(session, meter, point, _local(date(2026, 1, 1)))
         assert enrol(
             session, clock, "P1", starts_on=JULY.period_start, actor="王班长", reason="费控改造"
         )
