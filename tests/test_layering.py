@@ -21,6 +21,7 @@ PURE_MODULES = [
     "tariffs/power_factor.py",
     "tariffs/net_metering.py",
     "tariffs/tax.py",
+    "tariffs/proration.py",
     "tariffs/profile_bill.py",
     "tariffs/load_profile.py",
     "tariffs/schema.py",

@@ -32,7 +32,8 @@ from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade
 from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.tariffs.loader import parse_tariff
-from meter2cash.tariffs.rating import Determinants, TierContext, monthly_share, rate
+from meter2cash.tariffs.proration import monthly_share
+from meter2cash.tariffs.rating import Determinants, TierContext, rate
 from meter2cash.workspace import Workspace, open_workspace
 from tests.conftest import require_spark
 from tests.factories import create_meter, create_metered_account, create_places, install_meter

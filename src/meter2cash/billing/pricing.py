@@ -29,13 +29,8 @@ import pandas as pd
 
 from meter2cash.tariffs.demand import percent_of
 from meter2cash.tariffs.power_factor import PF_BASE_KINDS, pf_adjustment_rate, pf_description
-from meter2cash.tariffs.rating import (
-    TOU_NAMES,
-    bound_text,
-    prorated_bound,
-    share_text,
-    shown_bound,
-)
+from meter2cash.tariffs.proration import prorated_bound, share_text, shown_bound
+from meter2cash.tariffs.rating import TOU_NAMES, bound_text
 from meter2cash.tariffs.schema import (
     TOU_PERIODS,
     DemandCharge,
@@ -233,7 +228,7 @@ class _Pricer:
 
     def shares(self) -> tuple[IntArray, IntArray, IntArray, list[str]]:
         """Each row's share of a month's charges (numerator, denominator), its group and the
-        groups' texts (:func:`~meter2cash.tariffs.rating.monthly_share`, ``share_text``)."""
+        groups' texts (:func:`~meter2cash.tariffs.proration.monthly_share`, ``share_text``)."""
         days, supplied, cycle = self.col["days"], self.supplied, self.cycle
         used = np.minimum(supplied, 30)
         moved = supplied < cycle

@@ -2,7 +2,7 @@
 
 Every account on a tariff with a version effective inside the period is billed in *parts*,
 one per version in force: each part is a row of its own (the part's days, energy and the
-day shares of :func:`~meter2cash.tariffs.rating.monthly_share` and ``tier_share``), and the
+day shares of :func:`~meter2cash.tariffs.proration.monthly_share` and ``tier_share``), and the
 parts of one version are rated together, column-wise, by
 :func:`~meter2cash.billing.rate_frame.rate_frame` under that version. The lines of an
 account's parts then make one bill, each line saying the dates it covers. Accounts on other
