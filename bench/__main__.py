@@ -14,6 +14,7 @@ BENCHMARKS = [
     "ingest",
     "determinants",
     "bill_run",
+    "payments",
     "codec",
     "collection",
     "mqtt_ingest",
