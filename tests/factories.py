@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from meter2cash import spine
 from meter2cash.assets.models import (
     Account,
     Customer,
@@ -20,7 +24,12 @@ from meter2cash.assets.models import (
     Zone,
 )
 from meter2cash.billing.models import Bill, BillCycle
+from meter2cash.core.settings import Settings
+from meter2cash.db.migrate import upgrade
+from meter2cash.db.session import make_engine
+from meter2cash.simulator import UtilitySpec
 from meter2cash.tariffs.models import Tariff, TariffVersion
+from meter2cash.workspace import Workspace, open_workspace
 
 
 def create_account(
@@ -220,3 +229,22 @@ def install_meter(
             final_read_kwh=None if final is None else Decimal(final),
         )
     )
+
+
+@contextmanager
+def simulated_workspace(
+    home: Path, spec: UtilitySpec, database_url: str | None = None
+) -> Iterator[Workspace]:
+    """A data home (migrated records, SQLite unless ``database_url``) holding the simulated
+    utility of ``spec`` with every day collected from its feed and validated, nothing billed."""
+    env = {"M2C_HOME": str(home)} | ({"M2C_DATABASE_URL": database_url} if database_url else {})
+    settings = Settings.from_env(env)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    with open_workspace(settings) as ws:
+        sim = spine.simulate(ws, spec)
+        days = spine.simulated_days(ws)
+        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
+        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+        yield ws

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from importlib.resources import files
 from pathlib import Path
@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from meter2cash import spine
 from meter2cash.assets.loader import AssetFrames, load_assets
 from meter2cash.assets.models import Account, ServicePoint, TransformerArea, Zone
 from meter2cash.billing import repository, run
@@ -32,7 +31,6 @@ from meter2cash.billing.pricing import (
 from meter2cash.billing.rate_frame import RATING_ERROR, rate_frame
 from meter2cash.billing.review import count_by_rule
 from meter2cash.core.money import to_minor
-from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade
 from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.simulator import UtilitySpec, build_utility
@@ -40,8 +38,8 @@ from meter2cash.tariffs.demand import DemandHistory
 from meter2cash.tariffs.loader import load_catalogue, parse_tariff
 from meter2cash.tariffs.rating import Determinants, TierContext, rate
 from meter2cash.tariffs.schema import TariffDocument, TariffVersion
-from meter2cash.workspace import Workspace, open_workspace
-from tests.factories import create_account, create_bill
+from meter2cash.workspace import Workspace
+from tests.factories import create_account, create_bill, simulated_workspace
 
 JULY = month_period(2026, 7)
 PLAIN_DEMAND = """      - kind: demand
@@ -366,17 +364,9 @@ def _lines(session: Session, bill: Bill) -> list[BillLine]:
 def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """120 accounts with July and August 2026 collected and validated, nothing billed."""
     home: Path = tmp_path_factory.mktemp("terms")
-    settings = Settings.from_env({"M2C_HOME": str(home)})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    with open_workspace(settings) as ws:
-        sim = spine.simulate(
-            ws, UtilitySpec(seed=11, accounts=120, start=date(2026, 6, 30), days=64)
-        )
-        days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
-        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+    with simulated_workspace(
+        home, UtilitySpec(seed=11, accounts=120, start=date(2026, 6, 30), days=64)
+    ) as ws:
         yield ws
 
 

@@ -16,30 +16,21 @@ from meter2cash.assets.models import Account, Meter, MeterInstallation, ServiceP
 from meter2cash.billing.cycles import complete_months, month_period
 from meter2cash.billing.determinant_frame import expected_intervals
 from meter2cash.billing.models import Bill, BillLine
-from meter2cash.core.settings import Settings
 from meter2cash.core.timezones import local_midnight, zone
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.models import Posting
 from meter2cash.simulator import UtilitySpec
-from meter2cash.workspace import Workspace, open_workspace
+from meter2cash.workspace import Workspace
+from tests.factories import simulated_workspace
 
 
 @pytest.fixture(scope="module")
 def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """120 accounts, 30 Jun – 1 Aug 2026, July billed and issued."""
     home: Path = tmp_path_factory.mktemp("billing")
-    settings = Settings.from_env({"M2C_HOME": str(home)})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    with open_workspace(settings) as ws:
-        sim = spine.simulate(
-            ws, UtilitySpec(seed=11, accounts=120, start=date(2026, 6, 30), days=33)
-        )
-        days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
-        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+    with simulated_workspace(
+        home, UtilitySpec(seed=11, accounts=120, start=date(2026, 6, 30), days=33)
+    ) as ws:
         (july,) = spine.billing_months(ws)
         spine.bill(ws, july)
         spine.issue(ws)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -17,15 +17,14 @@ from meter2cash.billing import bill_store, run
 from meter2cash.billing.cycles import MonthPeriod
 from meter2cash.billing.issue import issue_approved
 from meter2cash.billing.models import Bill, BillLine
-from meter2cash.core.settings import Settings
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.models import JournalEntry, Posting
 from meter2cash.ledger.service import trial_balance
 from meter2cash.simulator import UtilitySpec
 from meter2cash.tariffs.loader import load_catalogue
-from meter2cash.workspace import Workspace, open_workspace
+from meter2cash.workspace import Workspace
 from tests.conftest import postgres_schema
+from tests.factories import simulated_workspace
 
 
 @pytest.fixture(
@@ -38,20 +37,9 @@ def collected(
     PostgreSQL when configured."""
     home: Path = tmp_path_factory.mktemp("batches")
     with ExitStack() as stack:
-        env = {"M2C_HOME": str(home)}
-        if request.param == "postgresql":
-            env["M2C_DATABASE_URL"] = stack.enter_context(postgres_schema())
-        settings = Settings.from_env(env)
-        engine = make_engine(settings.database_url)
-        upgrade(engine)
-        engine.dispose()
-        ws = stack.enter_context(open_workspace(settings))
-        sim = spine.simulate(
-            ws, UtilitySpec(seed=5, accounts=200, start=date(2026, 6, 30), days=33)
-        )
-        days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
-        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+        url = stack.enter_context(postgres_schema()) if request.param == "postgresql" else None
+        spec = UtilitySpec(seed=5, accounts=200, start=date(2026, 6, 30), days=33)
+        ws = stack.enter_context(simulated_workspace(home, spec, url))
         (july,) = spine.billing_months(ws)
         yield ws, july
 

@@ -33,28 +33,19 @@ from meter2cash.billing.models import Bill, BillCycle
 from meter2cash.billing.statement import BillDocument, bill_document, cycle_bills
 from meter2cash.cli.bill_documents import register
 from meter2cash.core.errors import InputError
-from meter2cash.core.settings import Settings
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.session import unit_of_work
 from meter2cash.simulator import UtilitySpec
-from meter2cash.workspace import Workspace, open_workspace
+from meter2cash.workspace import Workspace
+from tests.factories import simulated_workspace
 
 
 @pytest.fixture(scope="module")
 def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """60 accounts, 30 Jun – 1 Sep 2026, July and August billed and issued."""
     home: Path = tmp_path_factory.mktemp("documents")
-    settings = Settings.from_env({"M2C_HOME": str(home)})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    with open_workspace(settings) as ws:
-        sim = spine.simulate(
-            ws, UtilitySpec(seed=11, accounts=60, start=date(2026, 6, 30), days=64)
-        )
-        days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
-        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+    with simulated_workspace(
+        home, UtilitySpec(seed=11, accounts=60, start=date(2026, 6, 30), days=64)
+    ) as ws:
         for month in spine.billing_months(ws):
             spine.bill(ws, month)
         spine.issue(ws)

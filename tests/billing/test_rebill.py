@@ -22,10 +22,8 @@ from meter2cash.billing.rebill import backbill, cancel, rebill
 from meter2cash.billing.review import rules_of
 from meter2cash.core.clock import FixedClock
 from meter2cash.core.errors import InputError
-from meter2cash.core.settings import Settings
 from meter2cash.db.audit import AuditEvent
-from meter2cash.db.migrate import upgrade
-from meter2cash.db.session import make_engine, unit_of_work
+from meter2cash.db.session import unit_of_work
 from meter2cash.ledger import repository as ledger_repository
 from meter2cash.ledger.journal import CUSTOMER_CREDIT, RECEIVABLE
 from meter2cash.ledger.models import JournalEntry, Posting
@@ -33,8 +31,8 @@ from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments
 from meter2cash.ledger.service import post_entries, trial_balance
 from meter2cash.simulator import UtilitySpec
 from meter2cash.tariffs.loader import load_catalogue
-from meter2cash.workspace import Workspace, open_workspace
-from tests.factories import create_account, create_bill
+from meter2cash.workspace import Workspace
+from tests.factories import create_account, create_bill, simulated_workspace
 
 ON = date(2026, 10, 12)
 """The day the cancels and rebills are booked."""
@@ -45,15 +43,9 @@ def billed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """80 accounts, 30 Jun – 3 Oct 2026: July, August and September billed, every held bill
     approved, everything issued."""
     home: Path = tmp_path_factory.mktemp("rebill")
-    settings = Settings.from_env({"M2C_HOME": str(home)})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    with open_workspace(settings) as ws:
-        sim = spine.simulate(ws, UtilitySpec(seed=5, accounts=80, start=date(2026, 6, 30), days=96))
-        days = spine.simulated_days(ws)
-        spine.collect(ws, sim, days, lambda: None, over_tcp=False)
-        spine.validate(ws, days[0] + timedelta(days=1), days[-1] + timedelta(days=1))
+    with simulated_workspace(
+        home, UtilitySpec(seed=5, accounts=80, start=date(2026, 6, 30), days=96)
+    ) as ws:
         for period in spine.billing_months(ws):
             spine.bill(ws, period)
             with unit_of_work(ws.records) as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from meter2cash.assets.models import Account, Customer, Zone
 from meter2cash.billing.models import Bill, BillLine
 from meter2cash.core.errors import LedgerError
+from meter2cash.db.keys import key_table
 from meter2cash.ledger.journal import (
     CHART,
     FUNDS_PAYABLE,
@@ -143,12 +144,6 @@ def open_items(
 ) -> pd.DataFrame:
     """Open receivable per bill: account_id, bill_id, open_minor [fen], bill_date, due_date,
     account_no, zone, customer_class — of every account, or of ``account_ids``."""
-    if account_ids is not None and len(account_ids) > 5000:
-        ids = sorted(account_ids)
-        return pd.concat(
-            open_items(session, booked_through=booked_through, account_ids=ids[i : i + 5000])
-            for i in range(0, len(ids), 5000)
-        ).reset_index(drop=True)
     receivable_id = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
     open_minor = func.sum(Posting.amount_minor)
     open_bills = (
@@ -162,7 +157,8 @@ def open_items(
             JournalEntry.booked_on <= booked_through
         )
     if account_ids is not None:
-        open_bills = open_bills.where(Posting.account_id.in_(list(account_ids)))
+        keys = key_table(session, list(account_ids))
+        open_bills = open_bills.join(keys, keys.c.k == Posting.account_id)
     items = open_bills.subquery()
     stmt = (
         select(
@@ -193,26 +189,6 @@ def open_items(
             "customer_class",
         ],
     )
-
-
-def payment_keys_present(session: Session, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    wanted = list(keys)
-    found: set[tuple[str, str]] = set()
-    by_channel: dict[str, list[str]] = {}
-    for channel, txn in wanted:
-        by_channel.setdefault(channel, []).append(txn)
-    for channel, txns in by_channel.items():
-        for start in range(0, len(txns), 5000):
-            chunk = txns[start : start + 5000]
-            found.update(
-                (channel, t)
-                for t in session.scalars(
-                    select(Payment.transaction_id).where(
-                        Payment.channel == channel, Payment.transaction_id.in_(chunk)
-                    )
-                )
-            )
-    return found
 
 
 def payment_totals(session: Session) -> tuple[int, int]:
