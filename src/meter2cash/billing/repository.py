@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from meter2cash.assets.models import (
 )
 from meter2cash.billing.models import Bill, BillCycle, BillLine
 from meter2cash.db.audit import AuditEvent
+from meter2cash.db.frames import select_frame
 from meter2cash.tariffs.models import Tariff, TariffVersion
 
 CHUNK = 5000
@@ -81,10 +83,9 @@ def billable_meters(
     )
     if account_ids is not None:
         stmt = stmt.where(Account.id.in_(list(account_ids)))
-    rows = session.execute(stmt).tuples().all()
-    if not rows:
+    frame = select_frame(session, stmt)
+    if frame.empty:
         return pd.DataFrame()
-    frame = _frame(rows, list(stmt.selected_columns.keys()))
     return frame.sort_values(["account_id", "installed_at"], kind="stable").reset_index(drop=True)
 
 
@@ -123,7 +124,7 @@ def recent_bills(
             Bill.kwh,
             Bill.estimated,
             Bill.multiplier,
-            Tariff.code,
+            Tariff.code.label("tariff_code"),
             Bill.max_demand_kw,
         )
         .join(TariffVersion, TariffVersion.id == Bill.tariff_version_id)
@@ -132,18 +133,8 @@ def recent_bills(
     )
     if account_ids is not None:
         stmt = stmt.where(Bill.account_id.in_(list(account_ids)))
-    columns = [
-        "account_id",
-        "period_start",
-        "kwh",
-        "estimated",
-        "multiplier",
-        "tariff_code",
-        "max_demand_kw",
-    ]
-    frame = pd.DataFrame(session.execute(stmt).tuples().all(), columns=columns)
-    for column in ("kwh", "multiplier", "max_demand_kw"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame = select_frame(session, stmt)
+    frame["multiplier"] = frame["multiplier"].astype(np.float64)
     frame["estimated"] = frame["estimated"].astype(bool)
     return frame
 
@@ -173,8 +164,15 @@ def account_places(session: Session, account_ids: Collection[int]) -> pd.DataFra
     ids = sorted(account_ids)
     rows: list[tuple[object, ...]] = []
     if len(ids) > MANY_ACCOUNTS:
-        stmt = _with_places(select(Account.id, Zone.code, TransformerArea.code, Account.closed_on))
-        every = _frame(session.execute(stmt).tuples().all(), columns)
+        stmt = _with_places(
+            select(
+                Account.id.label("account_id"),
+                Zone.code.label("zone"),
+                TransformerArea.code.label("transformer_area"),
+                Account.closed_on,
+            )
+        )
+        every = select_frame(session, stmt)
         return every[every["account_id"].isin(ids)].drop_duplicates("account_id")
     for start in range(0, len(ids), CHUNK):
         stmt = _with_places(
@@ -194,8 +192,8 @@ def period_peers(
             Bill.account_id,
             Customer.customer_class,
             Account.tariff_code,
-            Zone.code,
-            TransformerArea.code,
+            Zone.code.label("zone"),
+            TransformerArea.code.label("transformer_area"),
             Bill.kwh,
             Bill.period_start,
             Bill.period_end,
@@ -208,21 +206,8 @@ def period_peers(
         Bill.status != "cancelled",
         Account.tariff_code.in_(list(tariff_codes)),
     )
-    frame = pd.DataFrame(
-        session.execute(stmt).tuples().all(),
-        columns=[
-            "account_id",
-            "customer_class",
-            "tariff_code",
-            "zone",
-            "transformer_area",
-            "kwh",
-            "period_start",
-            "period_end",
-        ],
-    ).drop_duplicates("account_id")
+    frame = select_frame(session, stmt).drop_duplicates("account_id")
     frame = frame[~frame["account_id"].isin(list(exclude))]
-    frame["kwh"] = frame["kwh"].astype("float64")
     span = pd.to_datetime(frame["period_end"]) - pd.to_datetime(frame["period_start"])
     frame["days"] = span.dt.days + 1
     return frame.drop(columns=["account_id", "period_start", "period_end"])
