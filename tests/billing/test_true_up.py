@@ -16,7 +16,7 @@ from meter2cash.assets.models import Account
 from meter2cash.billing import run
 from meter2cash.billing.cycles import MonthPeriod, month_period
 from meter2cash.billing.documents import render_pdf
-from meter2cash.billing.issue import issue_approved
+from meter2cash.billing.issue import decide, issue_approved
 from meter2cash.billing.models import Bill, BillLine
 from meter2cash.billing.rebill import backbill, rebill
 from meter2cash.billing.statement import bill_document
@@ -259,3 +259,41 @@ def test_a_trued_up_estimate_is_rebilled_only_with_the_bill_that_trued_it_up(
     (_, (july2, _), (august2, lines)) = _bills(ws, "A-ONE")
     assert not july2.estimated and all(ln.kind != "true_up" for ln in lines)
     assert july2.total_minor + august2.total_minor == july.total_minor + august.total_minor
+
+
+def test_a_held_estimate_a_later_bill_trued_up_cannot_be_rejected(tmp_path: Path) -> None:
+    settings = Settings.from_env({"M2C_HOME": str(tmp_path)})
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    with open_workspace(settings) as ws:
+        with unit_of_work(ws.records) as session:
+            point = create_metered_account(
+                session, create_places(session), "A-HELD", tariff="T-RES-MONTH"
+            )
+            install_meter(session, create_meter(session, "M-HELD"), point, _at(1, month=1))
+        reads = [("M-HELD", (7, 1), "1000"), ("M-HELD", (9, 1), "1450")]
+        assert ws.store.ingest_register_reads(_reads(reads), source="test:reads").accepted
+        estimate = _reads([("M-HELD", (8, 1), "1200")])
+        assert ws.store.write_versions(
+            "register_reads", estimate, quality="estimated", source="vee:linear"
+        ).accepted
+        run.bill_month(ws.records, ws.clock, ws.batch, TARIFFS, JULY)
+        with unit_of_work(ws.records) as session:
+            held = session.scalars(select(Bill)).one()
+            held.status, held.review_reasons = "in_review", "history_kwh: held for the test"
+            held_no = held.bill_no
+        late = _reads([("M-HELD", (8, 1), "1350")])
+        assert ws.store.write_versions(
+            "register_reads", late, quality="valid", source="headend:late"
+        ).accepted
+        run.bill_month(ws.records, ws.clock, ws.batch, TARIFFS, AUGUST)
+        august_no = _bills(ws, "A-HELD")[-1][0].bill_no
+        with (
+            unit_of_work(ws.records) as session,
+            pytest.raises(InputError, match=f"trued up on {august_no}"),
+        ):
+            decide(session, ws.clock, held_no, approve=False, actor="li.clerk", reason="too high")
+        with unit_of_work(ws.records) as session:
+            bill = decide(session, ws.clock, held_no, approve=True, actor="li.clerk", reason="ok")
+            assert bill.status == "approved"

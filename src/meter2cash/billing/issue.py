@@ -63,7 +63,8 @@ def _issue(session: Session, clock: Clock, bills: ColumnElement[bool]) -> IssueR
 def decide(
     session: Session, clock: Clock, bill_no: str, *, approve: bool, actor: str, reason: str
 ) -> Bill:
-    """A person approves or rejects a bill held for review; the decision is audited."""
+    """A person approves or rejects a bill held for review; the decision is audited. An
+    estimated bill a later bill trues up cannot be rejected while that true-up stands."""
     if not reason.strip():
         raise InputError("a review decision needs a reason", "pass --reason")
     bill = repository.bill_by_no(session, bill_no)
@@ -77,6 +78,14 @@ def decide(
             "would issue a bill of 0",
             "correct the record it names, reject the bill (m2c bill review reject) and run "
             "the month again",
+        )
+    trued_by = [] if approve else repository.true_ups_naming(session, bill_no)
+    if trued_by:
+        raise InputError(
+            f"bill {bill_no} was estimated and is trued up on {', '.join(trued_by)}; rejecting "
+            "it would leave that true-up settling a bill that was never issued",
+            f"approve it (the true-up settles the difference), or reject {trued_by[-1]} first "
+            "and run both months again",
         )
     before = {"status": bill.status}
     bill.status = "approved" if approve else "cancelled"

@@ -188,7 +188,7 @@ def _review(
         facts["rating_error"] = bills["rating_error"].to_numpy()
     history = repository.recent_bills(session, period.period_start, account_ids=few)
     peers = repository.period_peers(
-        session, period.period_start, set(facts["tariff_code"]), account_ids
+        session, period.period_start, facts["tariff_code"].unique().tolist(), account_ids
     )
     reasons: npt.NDArray[np.object_] = review(facts, history, peers, limits).to_numpy(object)
     return reasons

@@ -91,10 +91,8 @@ def estimated_runs(bills: pd.DataFrame, before: date) -> pd.DataFrame:
     if bills.empty:
         return bills
     ordered = bills.sort_values(["account_id", "period_end"], ascending=[True, False])
-    starts = ordered.groupby("account_id", sort=False)["period_start"].shift(1)
-    expected = starts.map(lambda d: d - timedelta(days=1), na_action="ignore").fillna(
-        before - timedelta(days=1)
-    )
+    starts = ordered.groupby("account_id", sort=False)["period_start"].shift(1).astype(object)
+    expected = starts.where(starts.notna(), before).map(lambda d: d - timedelta(days=1))
     joined = (ordered["period_end"] == expected).astype(int)
     in_run = joined.groupby(ordered["account_id"], sort=False).cumprod().astype(bool)
     return ordered[in_run.to_numpy()].sort_values(["account_id", "period_start"])
