@@ -15,8 +15,9 @@ import pytest
 from meter2cash.tariffs.load_profile import LoadProfile
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.tariffs.profile_bill import bill_profile
-from meter2cash.tariffs.rating import Determinants, TierContext, kwh_by_period_tier, rate
+from meter2cash.tariffs.rating import Determinants, TierContext, rate
 from meter2cash.tariffs.schema import TariffDocument, TariffVersion
+from meter2cash.tariffs.tiers import kwh_by_period_tier
 from tests.cli.test_bad_input import _one_line_error
 from tests.cli.test_spine import m2c
 

@@ -25,10 +25,7 @@ from meter2cash.tariffs.rating import (
     TierContext,
     demand_charge,
     fund_charges,
-    kwh_by_tier,
     rate,
-    tier_increment_charge,
-    tiered_energy_charge,
     tou_energy_charge,
 )
 from meter2cash.tariffs.schema import (
@@ -38,6 +35,7 @@ from meter2cash.tariffs.schema import (
     TariffVersion,
     TouEnergy,
 )
+from meter2cash.tariffs.tiers import kwh_by_tier, tier_increment_charge, tiered_energy_charge
 
 D = Decimal
 JULY = (date(2024, 7, 1), date(2024, 7, 31))

@@ -22,7 +22,7 @@ from meter2cash.tariffs.demand import (
     peak_demand_before,
 )
 from meter2cash.tariffs.loader import load_catalogue, load_tariff_file, parse_tariff
-from meter2cash.tariffs.rating import Determinants, RatedBill, TierContext, rate, tier_bounds
+from meter2cash.tariffs.rating import Determinants, RatedBill, TierContext, rate
 from meter2cash.tariffs.schema import (
     HighUseDiscount,
     HouseholdSize,
@@ -30,6 +30,7 @@ from meter2cash.tariffs.schema import (
     SeasonalBounds,
     TariffVersion,
 )
+from meter2cash.tariffs.tiers import tier_bounds
 
 D = Decimal
 JUNE = (date(2024, 6, 1), date(2024, 6, 30))
