@@ -5,13 +5,14 @@ straight into the records database from numpy columns with :func:`insert_columns
 transformer areas, routes, customers, accounts, one customer service point, meter and
 installation each — in the simulator's proportions (1,000 accounts a zone, 95 an area,
 3 areas a route; 88 % residential, 9 % commercial, 3 % industrial; a quarter of the
-residential accounts on RES-TOU-TIER, the rest RES-TIER-ZJ, businesses on COM-TOU, current
-transformers on the larger commercial and all industrial meters). Every meter is billed from
-its registers: two daily-frozen reads per channel (A+ and the rate registers A+1..A+4, the
-two-rate residential meters showing nothing on 尖 and 平) bracketing July 2026, ingested
-through the measurement store's normal write path in a few large batches. Registers carry no
-maximum demand, so the industrial accounts are billed on COM-TOU here (IND-TWO-PART needs the
-15-minute curve). Timed stages: determinants (the engine query), pricing
+residential accounts on RES-TOU-TIER, the rest RES-TIER-ZJ, commercial on COM-TOU,
+industrial on the two-part IND-TWO-PART with a contracted capacity, current transformers on the
+larger commercial and all industrial meters). Every meter is billed from its registers: two
+daily-frozen reads per channel (A+ and the rate registers A+1..A+4, the two-rate residential
+meters showing nothing on 尖 and 平) bracketing July 2026; the industrial meters also carry
+their reactive register (R+, two reads: power factor) and the maximum-demand freeze closing
+the month (MD+: the demand charge), ingested through the measurement store's normal write
+path in a few large batches. Timed stages: determinants (the engine query), pricing
 (:func:`price_cycle` per tariff plus the scalar fallback), a raw DuckDB aggregation of the
 same register deltas over the same Parquet (for comparison), review, then the bill run itself
 (:func:`bill_month`, which does its own selection, pricing and review again) split into its
@@ -142,7 +143,9 @@ def _insert_assets(
     account_area = np.sort(rng.integers(0, n_areas, n))
     klass = rng.choice(3, n, p=CLASS_SHARES)
     tariff = np.where(
-        klass == 0, np.where(rng.random(n) < 0.25, "RES-TOU-TIER", "RES-TIER-ZJ"), "COM-TOU"
+        klass == 0,
+        np.where(rng.random(n) < 0.25, "RES-TOU-TIER", "RES-TIER-ZJ"),
+        np.where(klass == 1, "COM-TOU", "IND-TWO-PART"),
     )
     ct = np.ones(n, np.int64)
     big = (klass == 2) | ((klass == 1) & (rng.random(n) < 0.2))
@@ -257,14 +260,17 @@ def _register_reads(
     ``last`` [kWh, meter side], ``READ_BATCH_METERS`` meters a table. A+ is the sum of the
     rate registers, to the hundredth; two-rate meters (the residential tariffs) only move
     A+2 and A+4. Every meter moves at least 1 kWh: a TOU account with no energy in any
-    period cannot be rated (``TariffError``), which would stop the run."""
+    period cannot be rated (``TariffError``), which would stop the run. Two-part meters
+    also give R+ at both instants [kvarh; tan φ 0.3–0.7] and MD+ at ``last`` [kW; the
+    month's mean load over a load factor of 0.4–0.8], in a last table of their own."""
     rng = np.random.default_rng(7)
     n = len(meter_no)
     shares = RATE_SHARES * np.exp(0.2 * rng.standard_normal((n, 4)))
     two_rate = tariff != "COM-TOU"
     shares[two_rate, 0] = shares[two_rate, 2] = 0.0
     shares /= shares.sum(axis=1, keepdims=True)
-    business = tariff == "COM-TOU"
+    business = tariff != "RES-TIER-ZJ"
+    business &= tariff != "RES-TOU-TIER"
     used = np.maximum(rng.gamma(1.5, 150, n) * np.where(business, 8.0, 1.0) / multiplier, 1.0)
     start_cents = np.rint(rng.uniform(0, 50_000, n)[:, None] * shares * 100).astype(np.int64)
     end_cents = start_cents + np.rint(used[:, None] * shares * 100).astype(np.int64)
@@ -288,14 +294,34 @@ def _register_reads(
                 "value": pa.array(value.reshape(-1) / 100, pa.float64()),
             }
         )
+    two_part = np.flatnonzero(tariff == "IND-TWO-PART")
+    kwh = used[two_part]
+    kvarh_start = np.rint(rng.uniform(0, 20_000, len(two_part)) * 100) / 100
+    kvarh_end = kvarh_start + np.rint(kwh * rng.uniform(0.3, 0.7, len(two_part)) * 100) / 100
+    hours = (last - first) / timedelta(hours=1)
+    demand_kw = np.round(kwh / hours / rng.uniform(0.4, 0.8, len(two_part)), 4)
+    yield pa.table(
+        {
+            "meter_no": pa.array(np.tile(meter_no[two_part], 3), pa.string()),
+            "channel": pa.array(np.repeat(["R+", "R+", "MD+"], len(two_part)), pa.string()),
+            "ts": pa.array(
+                np.repeat(stamps[[0, len(channels), len(channels)]], len(two_part)),
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "value": pa.array(np.concatenate([kvarh_start, kvarh_end, demand_kw]), pa.float64()),
+        }
+    )
 
 
 def _raw_duckdb(root: Path) -> int:
-    """Register deltas of every meter and channel over the store's Parquet, in plain SQL."""
+    """Register deltas of every meter and channel over the store's Parquet, in plain SQL
+    (the maximum-demand freeze is a maximum, not a delta)."""
     import duckdb
 
     query = f"""
-        SELECT meter_no, channel, max(value) - min(value) AS delta
+        SELECT meter_no, channel,
+               CASE WHEN channel = 'MD+' THEN max(value) ELSE max(value) - min(value) END
+                   AS delta
         FROM read_parquet('{root}/register_reads/**/*.parquet', hive_partitioning = true)
         WHERE read_type = 'daily_frozen'
         GROUP BY meter_no, channel

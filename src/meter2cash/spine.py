@@ -187,7 +187,8 @@ def due_today(meter_no: str, day: date, every: int = ROUND_DAYS) -> bool:
 class WireHeadEnd:
     """The simulated utility read for real over DL/T 645 on TCP through simulated
     concentrators (lossy PLC) served by ``meters``: every day the daily freezes (retried; days
-    missed earlier backfilled from the meters' history) and the curves of ``curve_meters``;
+    missed earlier backfilled from the meters' history), and the reactive and maximum-demand
+    freezes (``R+``, ``MD+``) and the curves of ``curve_meters``;
     in a round of :data:`ROUND_DAYS` days each meter's event sweep, live values and clock check,
     with a time sync behind concentrators whose meters drifted."""
 
@@ -262,6 +263,7 @@ class WireHeadEnd:
                 tz=self.tz,
                 missing=missing,
                 curves_for=self.curve_meters,
+                registers_for=self.curve_meters,
                 sweep_for={no for meters in due.values() for no, _ in meters},
                 known_counters=self.counters,
                 timeout_s=self.timeout_s,

@@ -36,11 +36,12 @@ def home(tmp_path: Path, clock: FixedClock) -> Path:
 
 
 def _open(home: Path) -> dict[str, int]:
+    """What each account owes [fen]: its open items summed."""
     engine = make_engine(Settings.from_env({"M2C_HOME": str(home)}).database_url)
     with unit_of_work(engine) as session:
         items = repository.open_items(session)
     engine.dispose()
-    return dict(zip(items["account_no"], items["open_minor"], strict=True))
+    return {a: int(m) for a, m in items.groupby("account_no")["open_minor"].sum().items()}
 
 
 def _json(home: Path, *args: str) -> Any:
@@ -103,7 +104,9 @@ def test_a_counter_payment_posts_once_and_a_bad_amount_is_refused(home: Path) ->
     assert "names unknown account A404" in _one_line_error(m2c(home, *unknown))
 
 
-def test_a_reversal_reopens_the_bill_and_a_refund_pays_back_credit(home: Path) -> None:
+def test_a_reversal_reopens_the_bill_and_owes_the_credit_refunded_meanwhile(home: Path) -> None:
+    """A002 pays 80.00 on its 50.00 bill, is refunded the 30.00 credit, and the payment
+    bounces: the bill is owed again, and so are the 30.00 refunded (a returned payment)."""
     take = ("pay", "take", "--account", "A002", "--amount", "80.00", "--transaction", "R-1")
     assert _json(home, *take, "--on", "2026-08-10")["to_credit"] == "30.00"
     refund = ("pay", "refund", "--account", "A002", "--reference", "RF-1")
@@ -116,7 +119,10 @@ def test_a_reversal_reopens_the_bill_and_a_refund_pays_back_credit(home: Path) -
         home, "pay", "reverse", "counter:cash", "R-1", "--reason", "bounced", "--actor", "li"
     )
     assert reverse.returncode == 0, reverse.stderr
-    assert _open(home) == {"A001": 12_000, "A002": 5_000}
+    assert _open(home) == {"A001": 12_000, "A002": 8_000}
+    aging = _json(home, "aging", "--by", "account")
+    owed = {r["group"]: r["total"] for r in aging["rows"]}
+    assert owed == {"A001": "120.00", "A002": "80.00"}
 
 
 def test_late_fees_are_charged_once_a_day_and_waived_with_a_reason(home: Path) -> None:

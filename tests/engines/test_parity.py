@@ -15,6 +15,7 @@ import pytest
 
 from meter2cash.billing.determinants import (
     TOU_PERIODS,
+    demand_register_determinants,
     interval_determinants,
     register_determinants,
 )
@@ -85,7 +86,39 @@ def _build_store(root: Path) -> MeasurementStore:
                 reads["value"].append(round(float(value), 2))
     read_table = pa.table({**reads, "ts": pa.array(reads["ts"], UTC_US)})
     assert store.ingest_register_reads(read_table, source="test:sim").accepted
+    demand = _demand_reads(days)
+    assert store.ingest_register_reads(demand, source="test:sim").accepted
+    estimate = demand.filter(
+        pa.compute.and_(
+            pa.compute.equal(demand["meter_no"], METERS[5]),
+            pa.compute.equal(demand["ts"], pa.scalar(_local_midnight(date(2024, 2, 3)), UTC_US)),
+        )
+    )
+    assert store.write_versions(
+        "register_reads", estimate, quality="estimated", source="vee:test"
+    ).accepted
     return store
+
+
+def _demand_reads(days: list[date]) -> pa.Table:
+    """MD+ freezes [kW]: each the running maximum of the days it closes since the monthly
+    settlement (00:00 on the 1st), so the freeze of 2 Feb holds 1 Feb's own maximum; meter 3
+    misses the freeze of 5 Feb (meter 5's of 3 Feb is made a VEE estimate by the caller)."""
+    rng = np.random.default_rng(11)
+    rows: dict[str, list[Any]] = {"meter_no": [], "channel": [], "ts": [], "value": []}
+    for m, meter in enumerate(METERS):
+        running = 0.0
+        for day in days:
+            closed = day - timedelta(days=1)
+            peak = round(float(rng.uniform(0.5, 2.0) * (1 + m)), 4)
+            running = peak if closed.day == 1 else max(running, peak)
+            if m == 3 and day == date(2024, 2, 5):
+                continue
+            rows["meter_no"].append(meter)
+            rows["channel"].append("MD+")
+            rows["ts"].append(_local_midnight(day))
+            rows["value"].append(running)
+    return pa.table({**rows, "ts": pa.array(rows["ts"], UTC_US)})
 
 
 def _side_tables(engine: BatchEngine) -> tuple[Any, Any, Any]:
@@ -171,6 +204,37 @@ def _registers(engine: BatchEngine) -> list[dict[str, Any]]:
     return sorted(engine.to_arrow(expr).to_pylist(), key=lambda r: (r["account_no"], r["channel"]))
 
 
+def _demand_segments(engine: BatchEngine) -> Any:
+    """Meter 4's days 25 Jan – 8 Feb split by a CT change at 30 Jan 10:00 (× 20, then × 60),
+    and meter 5's 26 Jan – 2 Feb whole."""
+    change = datetime(2024, 1, 30, 10, tzinfo=TZ).astimezone(UTC)
+    return engine.table(
+        "demand_segments",
+        pa.table(
+            {
+                "meter_no": [METERS[4], METERS[4], METERS[5]],
+                "account_no": ["A4", "A4", "A5"],
+                "period_start": pa.array([date(2024, 1, 25), date(2024, 1, 30), date(2024, 1, 26)]),
+                "period_end": pa.array([date(2024, 1, 30), date(2024, 2, 7), date(2024, 2, 2)]),
+                "segment": pa.array([0, 1, 2], pa.int64()),
+                "multiplier": pa.array([20, 60, 200], pa.int64()),
+                "open_at": pa.array([None, change, None], UTC_US),
+                "close_at": pa.array([change, None, None], UTC_US),
+            }
+        ),
+    )
+
+
+def _demand(engine: BatchEngine) -> list[dict[str, Any]]:
+    periods, _, _ = _side_tables(engine)
+    reads = engine.measurements("register_reads")
+    rows = [
+        *engine.to_arrow(demand_register_determinants(reads, periods)).to_pylist(),
+        *engine.to_arrow(demand_register_determinants(reads, _demand_segments(engine))).to_pylist(),
+    ]
+    return sorted(rows, key=lambda r: (r["account_no"], r.get("segment", -1)))
+
+
 def test_interval_determinants_on_duckdb_add_up(duck: BatchEngine, store: MeasurementStore) -> None:
     rows = _intervals(duck)
     assert len(rows) == len(METERS)
@@ -234,3 +298,36 @@ def test_interval_determinants_parity(duck: BatchEngine, spark: BatchEngine) -> 
 @pytest.mark.spark
 def test_register_determinants_parity(duck: BatchEngine, spark: BatchEngine) -> None:
     assert _registers(spark) == _registers(duck)
+
+
+def test_demand_register_takes_the_largest_freeze_of_the_period(
+    duck: BatchEngine, store: MeasurementStore
+) -> None:
+    rows = _demand(duck)
+    freezes = store.scan("register_reads", meters=METERS).to_pandas()
+    freezes = freezes[freezes["channel"] == "MD+"]
+    local = freezes["ts"].dt.tz_convert(TZ).dt.date
+    periods = [r for r in rows if "segment" not in r]
+    assert len(periods) == len(METERS)
+    for row in periods:
+        meter = METERS[int(row["account_no"][1:])]
+        window = (local > row["period_start"]) & (local <= row["period_end"] + timedelta(days=1))
+        mine = freezes[(freezes["meter_no"] == meter) & window]
+        assert row["max_read"] == max(mine["value"]) and row["freezes"] == len(mine)
+        assert row["max_demand_kw"] == row["max_read"] * [1, 1, 30, 80, 1, 200][int(meter[1:])]
+    # meter 3's period ends 4 Feb: its closing freeze of 5 Feb is missing
+    a3 = next(r for r in periods if r["account_no"] == "A3")
+    assert a3["missing_closing"] and a3["estimated"] and a3["closing_read"] is None
+    # meter 5's closing freeze (3 Feb) is an estimate, in the period and in the segment
+    for a5 in (r for r in rows if r["account_no"] == "A5"):
+        assert a5["estimated"] and not a5["missing_closing"]
+    assert not any(r["estimated"] for r in periods if r["account_no"] in ("A0", "A1", "A2"))
+    a4 = [r for r in rows if r["account_no"] == "A4" and "segment" in r]
+    # the segment closed at the change takes 26 … 30 Jan (00:00 before 10:00), no closing due
+    assert (a4[0]["freezes"], a4[0]["missing_closing"]) == (5, False)
+    assert a4[1]["freezes"] == 9 and a4[1]["closing_read"] is not None  # 31 Jan … 8 Feb
+
+
+@pytest.mark.spark
+def test_demand_register_parity(duck: BatchEngine, spark: BatchEngine) -> None:
+    assert _demand(spark) == _demand(duck)

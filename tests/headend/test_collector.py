@@ -40,9 +40,12 @@ def _silent(utility: SimulatedUtility, day: date) -> set[str]:
 
 
 def _values(table: pa.Table) -> dict[tuple[str, str, object], float]:
+    """The forward active freezes (A+, A+1…A+4); R+ and MD+: test_register_freezes.py."""
     rows = table.to_pylist()
     return {
-        (r["meter_no"], r["channel"], r["ts"]): r["value"] for r in rows if r["channel"] != "A-"
+        (r["meter_no"], r["channel"], r["ts"]): r["value"]
+        for r in rows
+        if r["channel"].startswith("A+")
     }
 
 

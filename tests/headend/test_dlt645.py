@@ -201,6 +201,58 @@ def test_follow_up_reply_strips_seq() -> None:
     assert reading.values[0].value == Decimal("612.42")
 
 
+def test_daily_frozen_reactive_block_round_trips_signed() -> None:
+    values: list[ValueType] = [
+        Decimal("34658.29"),
+        Decimal("-1.25"),
+        Decimal("799999.99"),
+        None,
+        Decimal("0.00"),
+    ]
+    frame = decode_frame(read_reply("000102030425", "05060301", values))
+    assert frame.data[:4] == bytes.fromhex("01 03 06 05")  # DI0 first
+    reading = interpret(frame, SHANGHAI)
+    assert reading.item == "daily-frozen combined reactive energy 1, last 1"
+    assert [(v.name, v.value, v.unit) for v in reading.values] == [
+        (name, value, "kvarh")
+        for name, value in zip(
+            ["total", "rate 1", "rate 2", "rate 3", "rate 4"], values, strict=True
+        )
+    ]
+    quadrant = lookup("0506083E")
+    assert quadrant.name == "daily-frozen quadrant IV reactive energy, last 62"
+    assert quadrant.block is not None and not quadrant.block.fields[0].signed
+
+
+def test_daily_frozen_demand_block_round_trips_with_its_time() -> None:
+    at = datetime(2026, 7, 31, 14, 15, tzinfo=SHANGHAI)
+    values: list[ValueType] = [Decimal("82.4117"), at, *([None] * 8)]
+    frame = decode_frame(read_reply("000102030425", "0506093E", values))
+    assert len(frame.data) == 4 + 5 * (3 + 5)
+    reading = interpret(frame, SHANGHAI)
+    assert reading.item == "daily-frozen forward active maximum demand, last 62"
+    assert [v.name for v in reading.values[:4]] == [
+        "total demand",
+        "total time",
+        "rate 1 demand",
+        "rate 1 time",
+    ]
+    assert [v.value for v in reading.values] == values
+    assert (reading.values[0].unit, reading.values[1].unit) == ("kW", "")
+    assert lookup("05060A01").name == "daily-frozen reverse active maximum demand, last 1"
+    with pytest.raises(FrameError, match="unknown data identifier"):
+        lookup("05060B01")
+
+
+def test_filler_demand_freeze_is_not_available() -> None:
+    raw = encode_frame("000102030425", 0x91, bytes.fromhex("01 09 06 05") + b"\xff" * 8)
+    reading = interpret(decode_frame(raw), SHANGHAI)
+    assert [(v.name, v.value) for v in reading.values] == [
+        ("total demand", None),
+        ("total time", None),
+    ]
+
+
 # --- round trips over the whole registry -------------------------------------------------
 
 

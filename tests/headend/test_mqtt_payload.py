@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from meter2cash.headend.mqtt import BATCH_METER
 from meter2cash.headend.mqtt.payload import RegisterRead, Rejected, decode_readings
+from meter2cash.headend.protocols.dlt645 import read_reply
 
 TZ = ZoneInfo("Asia/Shanghai")
 RECEIVED = datetime(2026, 7, 1, tzinfo=UTC)
@@ -71,3 +72,24 @@ def test_bad_fields_name_the_field() -> None:
         (rejected,) = _decode(body)
         assert isinstance(rejected, Rejected)
         assert rejected.reason == reason
+
+
+def test_reactive_and_demand_registers_carry_their_own_units() -> None:
+    reactive, demand, wrong = _decode(
+        [
+            _reading(di="00030000", value="345.67", unit="kvarh"),
+            _reading(msg_id="m2", di=None, obis="1.0.1.6.0.255", value="12.3456", unit="kW"),
+            _reading(msg_id="m3", di="01010000", value="12.3456", unit="kWh"),
+        ]
+    )
+    assert isinstance(reactive, RegisterRead) and isinstance(demand, RegisterRead)
+    assert (reactive.channel, reactive.value) == ("R+", Decimal("345.67"))
+    assert (demand.channel, demand.value) == ("MD+", Decimal("12.3456"))
+    assert isinstance(wrong, Rejected) and wrong.reason == "unit 'kWh' is not kW"
+
+
+def test_a_raw_demand_frame_stores_the_demand_not_its_time() -> None:
+    frame = read_reply(METER, "01010000", [Decimal("12.3456"), datetime(2026, 7, 1, 9, 15)])
+    (read,) = _decode({"msg_id": "m1", "raw": frame.hex(), "received_at": RECEIVED.isoformat()})
+    assert isinstance(read, RegisterRead)
+    assert (read.channel, read.value, read.ts) == ("MD+", Decimal("12.3456"), RECEIVED)

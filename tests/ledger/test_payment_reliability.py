@@ -19,11 +19,13 @@ from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger import bank_batches, repository
+from meter2cash.ledger.aging import BUCKETS
+from meter2cash.ledger.aging_trend import aging_trend
 from meter2cash.ledger.credit import apply_credit, credit_balances, refund_credit
 from meter2cash.ledger.journal import CUSTOMER_CREDIT, RECEIVABLE
 from meter2cash.ledger.late_fee_assessment import assess_late_fees
 from meter2cash.ledger.late_fees import RULES_1996
-from meter2cash.ledger.models import Payment
+from meter2cash.ledger.models import LedgerAccount, Payment, Posting
 from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments, reverse_payment
 from meter2cash.ledger.receivables import aging, reconcile
 from meter2cash.ledger.service import trial_balance
@@ -132,7 +134,9 @@ def test_a_bank_load_killed_half_way_posts_every_payment_once_when_run_again(
 
 _events = st.lists(
     st.tuples(
-        st.sampled_from(["bill", "pay", "pay", "reverse", "late_fee", "credit", "refund"]),
+        st.sampled_from(
+            ["bill", "pay", "pay", "reverse", "late_fee", "credit", "refund", "refund_bounce"]
+        ),
         st.integers(0, 2),  # account
         st.integers(1, 20_000),  # fen
         st.integers(0, 60),  # day of August–September
@@ -152,8 +156,11 @@ _examples = itertools.count()
 def test_any_bills_payments_reversals_late_fees_and_refunds_keep_the_ledger_whole(
     records: Engine, clock: FixedClock, events: list[tuple[str, int, int, int]]
 ) -> None:
-    """Any sequence keeps the ledger zero-sum, the aging buckets equal to the receivables and
-    no bill overpaid. Each example adds its own three accounts to one database."""
+    """Any sequence keeps the ledger zero-sum, the aging buckets equal to the receivables
+    (and month by month to the aging trend), no bill overpaid and no customer credit
+    overdrawn — what a customer owes is a receivable, also after a payment is refunded and
+    then bounces (``refund_bounce``). Each example adds its own three accounts to one
+    database."""
     example = next(_examples)
     with unit_of_work(records) as session:
         accounts = [create_account(session, f"P{example}-{a}").id for a in range(3)]
@@ -174,6 +181,24 @@ def test_any_bills_payments_reversals_late_fees_and_refunds_keep_the_ledger_whol
                 assess_late_fees(session, clock, on, RULES_1996)
             elif kind == "credit":
                 apply_credit(session, clock, on)
+            elif kind == "refund_bounce":  # pay, refund the credit held, then it bounces
+                row = ("counter", f"X{example}-{n}", account_no, minor, on)
+                post_payments(session, clock, pd.DataFrame([row], columns=PAYMENT_COLUMNS))
+                held = int(credit_balances(session, [accounts[a]]).get(accounts[a], 0))
+                if held > 0:
+                    refund_credit(
+                        session,
+                        clock,
+                        account_no,
+                        held,
+                        reference=f"RF{example}-{n}",
+                        on=on,
+                        reason="asked",
+                        actor="t",
+                    )
+                reverse_payment(
+                    session, clock, "counter", row[1], on=on, reason="bounced", actor="t"
+                )
             elif kind == "refund":
                 held = int(credit_balances(session, [accounts[a]]).get(accounts[a], 0))
                 if held > 0:
@@ -194,8 +219,22 @@ def test_any_bills_payments_reversals_late_fees_and_refunds_keep_the_ledger_whol
     with unit_of_work(records) as session:
         tb = trial_balance(session)
         buckets = aging(session, date(2026, 12, 31))
+        trend = aging_trend(session, date(2026, 8, 1), date(2026, 12, 1))
+        by_month = [aging(session, day).loc["all"].tolist() for day in trend["as_of"]]
         items = repository.open_items(session)
+        overdrawn = session.scalar(
+            select(func.count()).select_from(
+                select(Posting.account_id)
+                .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+                .where(LedgerAccount.code == CUSTOMER_CREDIT, Posting.account_id.in_(accounts))
+                .group_by(Posting.account_id)
+                .having(func.sum(Posting.amount_minor) > 0)
+                .subquery()
+            )
+        )
         reconcile(session)
     assert tb.balanced
     assert int(buckets["total"].sum()) == tb.balance_of(RECEIVABLE)
+    assert trend[[*BUCKETS, "total"]].values.tolist() == by_month  # the trend is aging by month
     assert (items["open_minor"] > 0).all()  # no bill is ever overpaid
+    assert overdrawn == 0  # no debit hidden on 2203, where aging would not see it

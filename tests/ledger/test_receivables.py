@@ -91,7 +91,7 @@ def test_the_sub_ledger_reconciles_and_a_leg_without_a_bill_fails_loudly(
         assert (r.accounts, r.open_bills) == (1, 1)
         legs = (Leg(RECEIVABLE, 100), Leg(CASH, -100))
         post_entries(session, clock, [EntryDraft("manual", "M1", date(2026, 9, 9), "oops", legs)])
-        with pytest.raises(LedgerError, match="1 receivable legs name no account or bill"):
+        with pytest.raises(LedgerError, match="1 receivable legs name no account, or no bill"):
             reconcile(session)
 
 

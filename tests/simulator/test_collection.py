@@ -11,11 +11,14 @@ import pyarrow as pa
 import pytest
 
 from meter2cash.core.errors import InputError
+from meter2cash.measurements.schema import ENERGY_REGISTERS
 from meter2cash.simulator import DayCollection, SimulatedUtility, build_utility
 
 
 def _wide(registers: pd.DataFrame) -> pd.DataFrame:
-    return registers.pivot_table(index=["meter_no", "ts"], columns="channel", values="value")
+    """The active energy registers, one column per channel (R+ and MD+: test_registers.py)."""
+    energy = registers[registers["channel"].isin(ENERGY_REGISTERS)]
+    return energy.pivot_table(index=["meter_no", "ts"], columns="channel", values="value")
 
 
 def test_schemas(collections: list[DayCollection]) -> None:

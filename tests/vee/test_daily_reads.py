@@ -219,11 +219,11 @@ def freeze(day: date) -> datetime:
     return local_midnight(day, TZ)
 
 
-def reads(meter: str, values: dict[date, float]) -> pa.Table:
+def reads(meter: str, values: dict[date, float], channel: str = "A+") -> pa.Table:
     return pa.table(
         {
             "meter_no": [meter] * len(values),
-            "channel": ["A+"] * len(values),
+            "channel": [channel] * len(values),
             "ts": pa.array([freeze(d) for d in values], pa.timestamp("us", tz="UTC")),
             "value": list(values.values()),
             "read_type": ["daily_frozen"] * len(values),
@@ -359,3 +359,61 @@ def test_a_day_with_complete_intervals_is_estimated_by_their_sum(
         report = run_vee(session, clock, store, ["M1"], jul(1), jul(2))
     assert report.estimated_interval_sum == 1
     assert current(store, "M1")[jul(2)] == (109.6, "estimated", "vee:interval_sum")
+
+
+def test_a_reactive_register_gap_is_estimated_and_the_demand_register_is_left_alone(
+    records: Engine, store: MeasurementStore
+) -> None:
+    """
+    M1's R+ [kvarh] reads 100 on 1 Jul, 120 on 5 Jul and 135 on 8 Jul, no day measured on its
+    own: 2…4 Jul and 6…7 Jul are a straight line (the A+-only interval sum and running-mean
+    prior do not apply). Its MD+ [kW] misses 3, 7 and 8 Jul and falls on 4 Jul: a running
+    maximum is neither estimated, nor queued as missing, nor a register decrease here (the
+    rule chain judges it; billing takes the largest freeze there is).
+    """
+    clock = FixedClock(datetime(2026, 7, 9, tzinfo=UTC))
+    with unit_of_work(records) as session:
+        place_meter(session, "M1")
+    reactive = {jul(1): 100.0, jul(5): 120.0, jul(8): 135.0}
+    demand = {jul(d): v for d, v in ((1, 0.3), (2, 0.1), (4, 0.05), (5, 0.2), (6, 0.2))}
+    for channel, values in (("A+", {jul(d): 10.0 * d for d in range(1, 9)}), ("R+", reactive)):
+        store.ingest_register_reads(reads("M1", values, channel), source="test")
+    store.ingest_register_reads(reads("M1", demand, "MD+"), source="test")
+    with unit_of_work(records) as session:
+        report = run_vee(session, clock, store, ["M1"], jul(1), jul(8))
+        findings = session.execute(select(VeeFinding.channel, VeeFinding.rule)).tuples().all()
+    assert (report.missing, report.estimated_linear, report.decreasing) == (5, 5, 0)
+    rows = store.scan("register_reads", meters=["M1"]).to_pandas()
+    now = {
+        (r.channel, r.ts.tz_convert(TZ).date()): (float(r.value), r.quality)
+        for r in rows.itertuples()
+    }
+    assert [now[("R+", jul(d))] for d in range(2, 8)] == [
+        (105.0, "estimated"),
+        (110.0, "estimated"),
+        (115.0, "estimated"),
+        (120.0, "raw"),
+        (125.0, "estimated"),
+        (130.0, "estimated"),
+    ]
+    assert ("MD+", jul(3)) not in now and ("MD+", jul(7)) not in now
+    assert set(findings) == {("R+", "missing_read")}
+
+
+def test_a_meter_without_a_reactive_register_has_no_reactive_freeze_to_miss(
+    records: Engine, store: MeasurementStore
+) -> None:
+    """A single-phase M1 freezes A+ only; the three-phase M2 beside it freezes A+ and R+
+    every day. Nothing is missing: M1 is not asked for an R+ it does not have."""
+    clock = FixedClock(datetime(2026, 7, 9, tzinfo=UTC))
+    with unit_of_work(records) as session:
+        place_meter(session, "M1")
+        place_meter(session, "M2")
+    energy = {jul(d): 10.0 * d for d in range(1, 9)}
+    for meter, channel in (("M1", "A+"), ("M2", "A+"), ("M2", "R+")):
+        store.ingest_register_reads(reads(meter, energy, channel), source="test")
+    with unit_of_work(records) as session:
+        report = run_vee(session, clock, store, ["M1", "M2"], jul(1), jul(8))
+        findings = session.execute(select(VeeFinding.meter_no, VeeFinding.rule)).tuples().all()
+    assert (report.missing, report.expected_reads) == (0, 3 * 8)
+    assert findings == []

@@ -224,6 +224,30 @@ def test_resolving_a_register_finding_reruns_the_read_job(
     assert findings(records, "M2") == {"missing_read": "resolved"}
 
 
+def test_editing_a_fallen_demand_freeze_clears_its_finding(
+    records: Engine, store: MeasurementStore, batch: BatchEngine
+) -> None:
+    """M3's maximum demand reads 0.15, 0.25 and then 0.18 kW on the freezes of 2–4 Jul: a
+    fall inside July, found on the 4 Jul freeze. The 0.25 was misread (the meter's record
+    says 0.17); with the 3 Jul freeze edited to it the fall is gone, and the re-run resolves
+    the finding on the freeze after the edited one. The energy register is not touched."""
+    clock = FixedClock(NOW)
+    days = [date(2026, 7, d) for d in range(1, 6)]
+    with unit_of_work(records) as session:
+        place_meter(session, "M3")
+    store.ingest_register_reads(reads("M3", {d: 10.0 * d.day for d in days}), source="t")
+    demand = dict(zip(days[1:4], (0.15, 0.25, 0.18), strict=True))
+    store.ingest_register_reads(reads("M3", demand, "MD+"), source="t")
+    with unit_of_work(records) as session:
+        run_rule_chain(session, clock, batch, store, days[0], days[3])
+    assert findings(records, "M3") == {"demand_register_fall": "open"}
+    with unit_of_work(records) as session:
+        point = editing.locate(session, clock, "M3", "MD+", freeze(days[2]))
+        editing.edit(session, clock, batch, point, Decimal("0.17"), reason="meter", actor="li")
+    assert findings(records, "M3") == {"demand_register_fall": "resolved"}
+    assert current(store, "M3")[days[3]] == (Decimal(40), "raw")
+
+
 # ---------------------------------------------------------------------------- files of edits
 
 

@@ -28,6 +28,9 @@ WORKED = datetime(2026, 7, 5, 2, tzinfo=TZ)
 """When the CTs of BIG and TOU were changed; only TOU's meter logged the visit."""
 ROLLING = [999_990.0, 999_999.0, 8.0, 17.0, 26.0, 35.0, 44.0, 53.0]
 """A 6-digit register passing 999,999 kWh."""
+PEAK_DEMAND = [0.30, 0.12, 0.15, 0.18, 0.16, 0.18, -0.01, 0.20]
+"""PEAK's MD+ freezes stamped 1 … 8 July [kW]: June's maximum, then July's own from the
+freeze of the 2nd (the settlement); a fall on the 5th and a negative read on the 7th."""
 
 
 def _midnight(day: date) -> datetime:
@@ -72,6 +75,7 @@ _METERS = {  # meter → (class, records a curve, multiplier, capacity [kVA])
     "LOST": ("commercial", False, 1, np.nan),
     "EST": ("commercial", False, 1, np.nan),
     "BIG": ("industrial", True, 40, 200.0),
+    "PEAK": ("industrial", False, 4000, np.nan),
     "RES1": ("residential", False, 1, np.nan),
 }
 FACTS = pd.DataFrame(
@@ -134,6 +138,15 @@ def inputs(tmp_path: Path) -> Iterator[tuple[DuckDBEngine, Inputs]]:
         _freezes("LOW", [1000.0 + 24 * n - (22.0 if n >= 5 else 0) for n in range(8)]),
         _freezes("LOST", DAILY).pipe(lambda f: f[f["ts"] != _midnight(date(2026, 7, 5))]),
         _freezes("EST", DAILY),
+        _freezes("PEAK", DAILY),
+        pd.DataFrame(
+            [
+                ("PEAK", channel, _midnight(FIRST + timedelta(days=n)), value)
+                for channel, values in (("MD+", PEAK_DEMAND), ("R+", ROLLING))
+                for n, value in enumerate(values)
+            ],
+            columns=["meter_no", "channel", "ts", "value"],
+        ),
     ]
     registers = pd.concat(freezes).assign(read_type="daily_frozen")
     store.ingest_register_reads(pa.Table.from_pandas(registers, preserve_index=False), source="t")
@@ -331,3 +344,31 @@ def test_missing_intervals_are_estimated_to_the_register_and_stored_as_versions(
     assert set(estimated["source"]) == {"vee:register"}
     assert float(gappy["value"].astype(float).sum()) == pytest.approx(24.0, abs=1e-9)
     assert (estimated["value"].astype(float) >= 0).all()
+
+
+def test_the_demand_register_may_fall_only_at_the_monthly_settlement(
+    inputs: tuple[DuckDBEngine, Inputs],
+) -> None:
+    found = _found(inputs)
+    peak = found[found["meter_no"] == "PEAK"]
+    falls = peak[peak["rule"] == "demand_register_fall"]
+    # 0.30 → 0.12 onto the freeze of 2 July is the settlement; 0.18 → 0.16 on the 5th is not
+    assert _local_day(falls["ts"]) == [date(2026, 7, 5)]
+    assert (
+        falls["detail"].iat[0]
+        == "maximum demand fell from 0.18 to 0.16 kW with no monthly settlement between"
+    )
+    negative = peak[peak["rule"] == "negative_demand"]
+    assert _local_day(negative["ts"]) == [date(2026, 7, 7)]
+    assert negative["severity"].tolist() == ["terminate"]
+    demand = peak[peak["channel"] == "MD+"]
+    assert set(demand["rule"]) == {"demand_register_fall", "negative_demand"}  # no energy rule
+
+
+def test_the_reactive_register_rolls_over_like_an_energy_register(
+    inputs: tuple[DuckDBEngine, Inputs],
+) -> None:
+    found = _found(inputs)
+    reactive = found[(found["meter_no"] == "PEAK") & (found["channel"] == "R+")]
+    assert reactive["rule"].tolist() == ["register_rollover"]
+    assert reactive["detail"].iat[0] == "rolled over at 6 digits: 9.0 kvarh"

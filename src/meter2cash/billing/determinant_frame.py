@@ -2,15 +2,18 @@
 
 The engine computes energy by TOU period, reactive energy and maximum demand from the
 15-minute curve, and register deltas for every meter (:mod:`meter2cash.billing.determinants`);
-this module joins them into the frame that pricing reads: quantities in units of 0.0001 kWh
-(kvarh, kW, kVA), ``-1`` where a quantity is absent.
+where a tariff prices demand or power factor and the curve is not complete, reactive energy
+and maximum demand come from the R+ and MD+ registers. This module joins them into the frame
+that pricing reads: quantities in units of 0.0001 kWh (kvarh, kW, kVA), ``-1`` where a
+quantity is absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,8 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from meter2cash.billing.account_terms import versions_in_force
 from meter2cash.billing.cycles import MonthPeriod
 from meter2cash.billing.determinants import (
+    SEGMENT,
+    demand_register_determinants,
     interval_determinants,
     register_determinants,
     segment_register_determinants,
@@ -29,9 +35,49 @@ from meter2cash.billing.pricing import KWH_SCALE, IntArray
 from meter2cash.core.calendar import HolidayCalendar
 from meter2cash.core.timezones import local_day_bounds, local_midnight
 from meter2cash.engines import BatchEngine
-from meter2cash.tariffs.schema import TOU_PERIODS, TariffDocument, tou_slot_table
+from meter2cash.measurements.schema import ENERGY_REGISTERS, REACTIVE_REGISTER
+from meter2cash.tariffs.schema import (
+    TOU_PERIODS,
+    DemandCharge,
+    MonthlyDemand,
+    PeriodEnergy,
+    PfAdjustment,
+    TariffDocument,
+    TariffVersion,
+    tou_slot_table,
+)
 
 REGISTER_PERIODS = {"A+1": "sharp", "A+2": "peak", "A+3": "flat", "A+4": "valley"}
+RegisterInput = Literal["demand", "kvarh"]
+
+
+def register_inputs(version: TariffVersion) -> frozenset[RegisterInput]:
+    """What ``version`` prices that the R+ / MD+ registers can stand in for when the curve
+    cannot: ``demand`` (maximum demand: a demand charge on actual or contract demand, a
+    monthly demand charge, blocks in kWh/kW) and ``kvarh`` (a power-factor adjustment)."""
+    used: set[RegisterInput] = set()
+    for component in version.components:
+        match component:
+            case DemandCharge() if component.basis != "contracted_kva":
+                used.add("demand")
+            case MonthlyDemand():
+                used.add("demand")
+            case PeriodEnergy() if component.tier_unit.startswith("kWh/kW"):
+                used.add("demand")
+            case PfAdjustment():
+                used.add("kvarh")
+    return frozenset(used)
+
+
+def _register_users(
+    tariffs: Mapping[str, TariffDocument], period: MonthPeriod, wanted: RegisterInput
+) -> list[str]:
+    """Codes of the tariffs with a version in force in ``period`` that prices ``wanted``."""
+    return sorted(
+        code
+        for code, doc in tariffs.items()
+        if any(wanted in register_inputs(v) for v in versions_in_force(doc, period))
+    )
 
 
 def day_types(first: date, last: date, calendar: HolidayCalendar) -> pa.Table:
@@ -77,8 +123,8 @@ def _tou_slots(tariffs: Mapping[str, TariffDocument], day: date) -> pa.Table:
 
 def _periods(rows: pd.DataFrame, *, segments: bool = False) -> pa.Table:
     """The engine's periods table of ``rows`` (:func:`installation_segments` rows): one
-    row per account, or with ``segments`` one per installation segment with its change
-    instants and the installation's recorded A+ reads."""
+    row per account, or with ``segments`` one per installation segment, numbered
+    (:data:`SEGMENT`), with its change instants and the installation's recorded A+ reads."""
     columns = {
         "meter_no": pa.array(rows["meter_no"], pa.string()),
         "account_no": pa.array(rows["account_no"], pa.string()),
@@ -89,6 +135,7 @@ def _periods(rows: pd.DataFrame, *, segments: bool = False) -> pa.Table:
         "tou_schedule": pa.array(rows["tariff_code"], pa.string()),
     }
     if segments:
+        columns[SEGMENT] = pa.array(np.arange(len(rows), dtype=np.int64), pa.int64())
         for name in ("open_at", "close_at"):
             columns[name] = pa.array(rows[name], pa.timestamp("us", tz="UTC"))
         for name, source in (
@@ -97,7 +144,8 @@ def _periods(rows: pd.DataFrame, *, segments: bool = False) -> pa.Table:
         ):
             values = rows[source] if source in rows else pd.Series(None, index=rows.index)
             columns[name] = pa.array(
-                [None if pd.isna(v) else Decimal(v) for v in values], pa.decimal128(18, 4)
+                [None if pd.isna(v) else Decimal(f"{v:.4f}") for v in values],
+                pa.decimal128(18, 4),
             )
     return pa.table(columns)
 
@@ -195,23 +243,30 @@ def _delta_frame(deltas: pa.Table) -> pd.DataFrame:
 
 
 def _account_registers(
-    engine: BatchEngine, rows: pd.DataFrame, period: MonthPeriod
+    engine: BatchEngine,
+    rows: pd.DataFrame,
+    period: MonthPeriod,
+    channels: Sequence[str] = ENERGY_REGISTERS,
+    name: str = "bill",
 ) -> pd.DataFrame:
-    """Register deltas [0.0001 kWh, NaN = missing] per account and channel, with
-    ``estimated``: accounts of one plain segment by :func:`register_determinants`, the
-    others summed over their segments by :func:`segment_register_determinants` (missing
-    when any segment's is)."""
+    """Register deltas [0.0001 kWh, kvarh; NaN = missing] per account and channel of
+    ``channels``, with ``estimated``: accounts of one plain segment by
+    :func:`register_determinants`, the others summed over their segments by
+    :func:`segment_register_determinants` (missing when any segment's is). ``name``
+    prefixes the engine's side tables."""
     reads = engine.measurements(
         "register_reads", period.period_start, period.period_end + timedelta(days=1)
     )
     segmented = rows["segmented"].to_numpy(bool)
     parts = []
     if (~segmented).any():
-        periods = engine.table("bill_periods", _periods(rows[~segmented]))
-        parts.append(_delta_frame(engine.to_arrow(register_determinants(reads, periods))))
+        periods = engine.table(f"{name}_periods", _periods(rows[~segmented]))
+        parts.append(_delta_frame(engine.to_arrow(register_determinants(reads, periods, channels))))
     if segmented.any():
-        segments = engine.table("bill_segments", _periods(rows[segmented], segments=True))
-        each = _delta_frame(engine.to_arrow(segment_register_determinants(reads, segments)))
+        segments = engine.table(f"{name}_segments", _periods(rows[segmented], segments=True))
+        each = _delta_frame(
+            engine.to_arrow(segment_register_determinants(reads, segments, channels))
+        )
         grouped = each.assign(missing=each["delta"].isna()).groupby(
             ["account_no", "channel"], sort=False
         )
@@ -221,6 +276,31 @@ def _account_registers(
         summed["delta"] = summed["delta"].mask(summed["missing"])
         parts.append(summed.drop(columns="missing"))
     return pd.concat(parts, ignore_index=True)
+
+
+def _account_demand(engine: BatchEngine, rows: pd.DataFrame, period: MonthPeriod) -> pd.DataFrame:
+    """Maximum demand from the MD+ register [0.0001 kW, NaN = no freeze] per account of
+    ``rows``, indexed by account_no, with ``estimated``: each segment's own freezes at its
+    own multiplier (:func:`demand_register_determinants`), the largest over the segments;
+    estimated when the closing freeze of the segment running to the period's end is
+    missing or an estimate."""
+    reads = engine.measurements(
+        "register_reads",
+        period.period_start + timedelta(days=1),
+        period.period_end + timedelta(days=1),
+    )
+    segments = engine.table("demand_segments", _periods(rows, segments=True))
+    table = engine.to_arrow(demand_register_determinants(reads, segments))
+    each = pd.DataFrame(
+        {
+            "account_no": table["account_no"].to_numpy(zero_copy_only=False),
+            "max_demand_kw": _q4(table["max_demand_kw"]),
+            "estimated": table["estimated"].to_numpy(zero_copy_only=False).astype(bool),
+        }
+    )
+    return each.groupby("account_no", sort=False).agg(
+        max_demand_kw=("max_demand_kw", "max"), estimated=("estimated", "any")
+    )
 
 
 def _account_curves(
@@ -263,6 +343,43 @@ def _account_curves(
     )
 
 
+def _register_stand_ins(
+    engine: BatchEngine,
+    rows: pd.DataFrame,
+    accounts: pd.Index,
+    codes: npt.NDArray[np.object_],
+    short: npt.NDArray[np.bool_],
+    tariffs: Mapping[str, TariffDocument],
+    period: MonthPeriod,
+) -> pd.DataFrame:
+    """Per account of ``accounts`` (tariff ``codes``), ``kvarh`` [0.0001 kvarh] from the R+
+    register delta and ``demand`` [0.0001 kW] from the MD+ freezes (NaN = not read or
+    none), each with ``<name>_estimated``. Only the ``short`` accounts (billed without a
+    complete curve) on a tariff that prices demand or power factor are read, so a cycle of
+    other accounts costs no query."""
+    out = pd.DataFrame(
+        {"kvarh": np.nan, "kvarh_estimated": False, "demand": np.nan, "demand_estimated": False},
+        index=accounts,
+    )
+    for name in ("kvarh", "demand"):
+        pick = short & np.isin(codes, _register_users(tariffs, period, name))
+        if not pick.any():
+            continue
+        subset = rows[rows["account_no"].isin(accounts[pick])]
+        if name == "kvarh":
+            found = _account_registers(
+                engine, subset, period, (REACTIVE_REGISTER,), "reactive"
+            ).set_index("account_no")
+            values = found["delta"]
+        else:
+            found = _account_demand(engine, subset, period)
+            values = found["max_demand_kw"]
+        out[name] = values.reindex(accounts).to_numpy(np.float64)
+        flags = found["estimated"].reindex(accounts, fill_value=False).to_numpy(bool)
+        out[f"{name}_estimated"] = flags
+    return out
+
+
 def determinant_frame(
     engine: BatchEngine,
     meters: pd.DataFrame,
@@ -278,14 +395,19 @@ def determinant_frame(
     closed inside the period), ``cycle_days``, ``first_day`` / ``last_day``,
     ``installed_in_period`` (an installation began inside the billed days: a meter
     exchange or CT/PT change, or a first meter), ``from_curve`` (energy from the complete
-    curve) and ``estimated``. The meter columns are
-    those of the installation in force at the end. Energy comes from the 15-minute curve
-    when it is complete for the billed days, otherwise from the register deltas (the
+    curve), ``demand_from_register`` (maximum demand from the MD+ register) and
+    ``estimated``. The meter columns are those of the installation in force at the end.
+
+    Energy, reactive energy and maximum demand come from the 15-minute curve when it is
+    complete for the billed days. Otherwise energy comes from the register deltas (the
     meter's legal registers, VEE-estimated where a freeze was missed), flagged
-    ``estimated`` if a read was estimated or the account records a curve (it had gaps).
-    Across a meter exchange or CT/PT change each installation segment counts at its own
-    multiplier (:func:`installation_segments`). Maximum demand and reactive energy come
-    from the curve.
+    ``estimated`` if a read was estimated or the account records a curve (it had gaps);
+    and on a tariff that prices them (:func:`register_inputs`), reactive energy from the
+    R+ delta and maximum demand from the largest MD+ freeze of the period, each ×
+    multiplier, flagged ``estimated`` when an R+ read is an estimate or the closing MD+
+    freeze is missing or an estimate. Without those registers, reactive energy and demand
+    are the partial curve's, or none. Across a meter exchange or CT/PT change each
+    installation segment counts at its own multiplier (:func:`installation_segments`).
     """
     tz = engine.store.tz
     rows = installation_segments(meters, period, tz)
@@ -324,6 +446,19 @@ def determinant_frame(
 
     register_kwh = register("A+")
     billable = complete | ~np.isnan(register_kwh)
+    codes = last["tariff_code"].to_numpy(object) if n else np.zeros(0, object)
+    stand_in = _register_stand_ins(
+        engine, rows, accounts, codes, ~complete & ~np.isnan(register_kwh), tariffs, period
+    )
+    kvarh_by_register = stand_in["kvarh"].notna().to_numpy()
+    demand_by_register = stand_in["demand"].notna().to_numpy()
+    estimated_stand_in = (kvarh_by_register & stand_in["kvarh_estimated"].to_numpy(bool)) | (
+        demand_by_register & stand_in["demand_estimated"].to_numpy(bool)
+    )
+
+    def partial_curve(name: str) -> npt.NDArray[np.float64]:
+        return np.where(some, np.nan_to_num(curve_of(name)), np.nan)
+
     by_register = {p: register(c) for c, p in REGISTER_PERIODS.items()}
     installed = rows.groupby("account_id", sort=False)["open_at"].count()
     days = (last["last_day"] - last["first_day"]).to_numpy("timedelta64[D]").astype(np.int64) + 1
@@ -337,8 +472,12 @@ def determinant_frame(
             )
             for p in TOU_PERIODS
         },
-        kvarh_total=_int4(np.where(some, np.nan_to_num(curve_of("kvarh_total")), np.nan)),
-        max_demand_kw=_int4(np.where(some, np.nan_to_num(curve_of("max_demand_kw")), np.nan)),
+        kvarh_total=_int4(
+            np.where(kvarh_by_register, stand_in["kvarh"], partial_curve("kvarh_total"))
+        ),
+        max_demand_kw=_int4(
+            np.where(demand_by_register, stand_in["demand"], partial_curve("max_demand_kw"))
+        ),
         kwh_export_total=_int4(register("A-")),
         contracted_kva=_int4(
             np.rint(pd.to_numeric(last["contracted_kva"]).to_numpy(np.float64) * KWH_SCALE)
@@ -348,7 +487,8 @@ def determinant_frame(
         supplied_days=days,
         installed_in_period=last["account_id"].map(installed).to_numpy() > 0,
         from_curve=complete,
-        estimated=~complete & (estimated_reads | has_curve),
+        demand_from_register=demand_by_register,
+        estimated=(~complete & (estimated_reads | has_curve)) | estimated_stand_in,
     )
     return out[billable].reset_index(drop=True)
 

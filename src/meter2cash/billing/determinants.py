@@ -17,11 +17,15 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
+from meter2cash.measurements.schema import DEMAND_REGISTER, ENERGY_REGISTERS
+
 QUANTITY: Final = "decimal(18, 4)"
 TOU_PERIODS: Final = ("sharp", "peak", "flat", "valley", "deep_valley")
-REGISTER_CHANNELS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
 INTERVALS_PER_HOUR: Final = 4
 PERIOD_KEY: Final = ("account_no", "meter_no", "period_start", "period_end")
+SEGMENT: Final = "segment"
+"""Optional column numbering installation segments: two changes of one meter on one local
+day give two segments of that meter with the same dates, told apart by it."""
 
 
 def _zero() -> ir.DecimalScalar:
@@ -30,6 +34,12 @@ def _zero() -> ir.DecimalScalar:
 
 def _quantity(value: ir.NumericValue) -> ir.DecimalValue:
     return value.cast(QUANTITY)
+
+
+def _key(periods: ir.Table) -> tuple[str, ...]:
+    """The columns naming one row of ``periods``: :data:`PERIOD_KEY`, and :data:`SEGMENT`
+    when it has one."""
+    return (*PERIOD_KEY, SEGMENT) if SEGMENT in periods.columns else PERIOD_KEY
 
 
 def interval_determinants(
@@ -49,7 +59,7 @@ def interval_determinants(
         ``open_at`` / ``close_at`` (UTC instants, null = the whole first / last day): an
         installation segment counts the intervals starting in [open_at, close_at), so a
         meter exchanged or re-ratioed mid-day bills each interval at the multiplier then in
-        force.
+        force; and :data:`SEGMENT`, which then names a row with the period key.
     tou_slots
         ``tou_schedule``, ``month`` (1–12), ``day_type``, ``slot``, ``tou_period`` (one of
         :data:`TOU_PERIODS`). A slot with no row counts in ``kwh_total`` only.
@@ -69,6 +79,7 @@ def interval_determinants(
     >>> expr = interval_determinants(engine.measurements("intervals"), periods, slots, cal)
     >>> engine.to_arrow(expr)  # doctest: +SKIP
     """
+    key = _key(periods)
     wanted = intervals.filter(intervals.channel.isin(("kWh", "kvarh")))
     bounds = [
         wanted.meter_no == periods.meter_no,
@@ -80,7 +91,7 @@ def interval_determinants(
     if "close_at" in periods.columns:
         bounds.append(periods.close_at.isnull() | (wanted.ts < periods.close_at))
     in_period = wanted.join(periods, bounds).select(
-        *PERIOD_KEY,
+        *key,
         "tou_schedule",
         "channel",
         "local_date",
@@ -93,7 +104,7 @@ def interval_determinants(
         ibis.ifelse(dated.local_date.day_of_week.index() >= 5, "weekend", "workday"),
     )
     typed = dated.select(
-        *PERIOD_KEY,
+        *key,
         "tou_schedule",
         "channel",
         "slot",
@@ -119,10 +130,8 @@ def interval_determinants(
         "kvarh_total": rated.value.sum(where=rated.channel == "kvarh"),
         "max_kwh": rated.value.max(where=is_kwh),
     }
-    totals = rated.group_by(*PERIOD_KEY).aggregate(
-        **sums, interval_count=rated.value.count(where=is_kwh)
-    )
-    joined = periods.left_join(totals, list(PERIOD_KEY))
+    totals = rated.group_by(*key).aggregate(**sums, interval_count=rated.value.count(where=is_kwh))
+    joined = periods.left_join(totals, list(key))
     multiplier = joined.multiplier
     quantities = {
         name: _quantity(ibis.coalesce(joined[name], _zero()) * multiplier)
@@ -130,7 +139,7 @@ def interval_determinants(
         if name != "max_kwh"
     }
     return joined.select(
-        *(periods[k] for k in PERIOD_KEY),
+        *(periods[k] for k in key),
         **quantities,
         max_demand_kw=_quantity(
             ibis.coalesce(joined.max_kwh, _zero()) * INTERVALS_PER_HOUR * multiplier
@@ -142,7 +151,7 @@ def interval_determinants(
 def register_determinants(
     reads: ir.Table,
     periods: ir.Table,
-    channels: Sequence[str] = REGISTER_CHANNELS,
+    channels: Sequence[str] = ENERGY_REGISTERS,
 ) -> ir.Table:
     """Register deltas per billing period from daily-frozen reads.
 
@@ -163,7 +172,7 @@ def register_determinants(
         optionally, ``register_digits`` (the register wraps at 10^digits kWh); without it a
         register that wrapped gives a negative delta.
     channels
-        Register channels to report for every period (default :data:`REGISTER_CHANNELS`);
+        Register channels to report for every period (default :data:`ENERGY_REGISTERS`);
         pass ``("A+",)`` for meters without TOU or export registers.
 
     Returns
@@ -232,7 +241,7 @@ def register_determinants(
 def segment_register_determinants(
     reads: ir.Table,
     segments: ir.Table,
-    channels: Sequence[str] = REGISTER_CHANNELS,
+    channels: Sequence[str] = ENERGY_REGISTERS,
 ) -> ir.Table:
     """Register deltas per installation segment: a meter exchange or a CT/PT change inside
     a billing period splits it into segments, each billed at its own multiplier.
@@ -245,18 +254,21 @@ def segment_register_determinants(
     ``period_end + 1 day`` unless removed earlier, at ``close_at``: then A+ closes at the
     installation's ``final_read`` and the other channels — and A+ when no final read was
     recorded, flagged ``estimated`` — at the meter's latest read at or before ``close_at``.
+    A read at a change is looked for between the segment's own instants only, so a segment
+    opened and closed on one local day with no read in between has none (missing) rather
+    than a read of the segment before or after it.
 
     Parameters
     ----------
     reads
         As for :func:`register_determinants` (any ``read_type`` counts at a change).
     segments
-        The period key (``period_start`` / ``period_end`` are the segment's local dates,
-        unique per account and meter), ``multiplier``, ``register_digits``, ``open_at`` /
-        ``close_at`` (UTC instants or null), ``initial_read`` / ``final_read`` [kWh, meter
-        value, or null].
+        The period key (``period_start`` / ``period_end`` are the segment's local dates),
+        optionally :data:`SEGMENT` (needed when two segments of one meter share their
+        dates), ``multiplier``, ``register_digits``, ``open_at`` / ``close_at`` (UTC
+        instants or null), ``initial_read`` / ``final_read`` [kWh, meter value, or null].
     channels
-        Register channels to report (default :data:`REGISTER_CHANNELS`).
+        Register channels to report (default :data:`ENERGY_REGISTERS`).
 
     Returns
     -------
@@ -268,8 +280,9 @@ def segment_register_determinants(
         reading=frozen.value.argmin(frozen.ts),
         estimate=(frozen.quality == "estimated").argmin(frozen.ts),
     )
+    segment_key = _key(segments)
     per_channel = segments.select(
-        *PERIOD_KEY,
+        *segment_key,
         "multiplier",
         "open_at",
         "close_at",
@@ -279,9 +292,9 @@ def segment_register_determinants(
         channel=ibis.literal(list(channels), type="array<string>").unnest(),
         end_day=segments.period_end + ibis.interval(days=1),
     ).view()
-    key = [*PERIOD_KEY, "channel"]
-    opening = _change_read(per_channel, wanted, "open_at", first=True)
-    closing = _change_read(per_channel, wanted, "close_at", first=False)
+    key = [*segment_key, "channel"]
+    opening = _change_read(per_channel, wanted, key, first=True)
+    closing = _change_read(per_channel, wanted, key, first=False)
     freeze_start = daily.select(
         "meter_no", "channel", period_start="local_date", fs="reading", fs_est="estimate"
     )
@@ -334,8 +347,7 @@ def segment_register_determinants(
         ibis.coalesce(joined.fe_est, False),
     )
     return joined.select(
-        *PERIOD_KEY,
-        "channel",
+        *key,
         start_read=start,
         end_read=end,
         delta=_quantity(_register_advance(start, end, joined.register_range) * joined.multiplier),
@@ -345,10 +357,100 @@ def segment_register_determinants(
     )
 
 
-def _change_read(per_channel: ir.Table, reads: ir.Table, at: str, *, first: bool) -> ir.Table:
-    """The read of each segment channel at a change instant ``at`` (``open_at`` /
-    ``close_at``): the earliest at or after it (``first``) or the latest at or before it,
-    within the segment's days. Columns: the key, ``<open|close>_read``, ``<…>_est``."""
+def demand_register_determinants(reads: ir.Table, periods: ir.Table) -> ir.Table:
+    """Maximum demand per billing period or installation segment from the daily freezes of
+    the maximum-demand register (:data:`DEMAND_REGISTER`, DL/T 645 ``0101xxxx``).
+
+    The register holds the largest 15-minute demand since the meter last settled, at local
+    00:00 on the 1st of each month after the freeze closing the month's last day. So the
+    freeze stamped D (``local_date = D``, closing day D − 1) holds the maximum from the 1st
+    of D − 1's month through D − 1, and a period [period_start, period_end] takes the
+    largest of the freezes stamped ``period_start + 1`` … ``period_end + 1`` — for a
+    calendar month that is the closing freeze, unless it is missing. A segment takes only
+    its own freezes: after ``open_at`` and at or before ``close_at``. Should a day hold more
+    than one daily-frozen read, the earliest counts.
+
+    Parameters
+    ----------
+    reads
+        The store's current register reads (as for :func:`register_determinants`).
+    periods
+        The period key (optionally :data:`SEGMENT`), ``multiplier`` and, optionally,
+        ``open_at`` / ``close_at`` (UTC instants, null = the period's own first / last
+        freeze).
+
+    Returns
+    -------
+    One row per row of ``periods``: its key, ``max_read`` [kW, meter value] and
+    ``max_demand_kw`` = ``max_read`` × multiplier [kW], DECIMAL(18,4), null without a
+    freeze; ``freezes`` (how many counted); ``closing_read`` [kW, meter value], the freeze
+    stamped ``period_end + 1``; ``missing_closing`` when that freeze is due (the row runs to
+    the period's end: no ``close_at``) and absent; ``estimated`` when it is due and missing
+    or a VEE estimate.
+
+    Example
+    -------
+    A 10 kV customer, CT 200/5 × PT 10000/100 = 4000, July's closing freeze 0.1625 kW:
+    ``max_demand_kw`` = 650.0000 kW.
+    """
+    frozen = reads.filter((reads.read_type == "daily_frozen") & (reads.channel == DEMAND_REGISTER))
+    daily = frozen.group_by("meter_no", "local_date").aggregate(
+        at=frozen.ts.min(),
+        reading=frozen.value.argmin(frozen.ts),
+        estimate=(frozen.quality == "estimated").argmin(frozen.ts),
+    )
+    key = _key(periods)
+    changes = [c for c in ("open_at", "close_at") if c in periods.columns]
+    spans = periods.select(
+        *key,
+        *changes,
+        "multiplier",
+        first_day=periods.period_start + ibis.interval(days=1),
+        end_day=periods.period_end + ibis.interval(days=1),
+    ).view()
+    bounds = [
+        daily.meter_no == spans.meter_no,
+        daily.local_date >= spans.first_day,
+        daily.local_date <= spans.end_day,
+    ]
+    if "open_at" in changes:
+        bounds.append(spans.open_at.isnull() | (daily.at > spans.open_at))
+    if "close_at" in changes:
+        bounds.append(spans.close_at.isnull() | (daily.at <= spans.close_at))
+    inside = spans.join(daily, bounds).select(
+        *(spans[k] for k in key),
+        reading=daily.reading,
+        estimate=daily.estimate,
+        closing=daily.local_date == spans.end_day,
+    )
+    found = inside.group_by(*key).aggregate(
+        max_read=inside.reading.max(),
+        freezes=inside.reading.count(),
+        closing_read=inside.reading.max(where=inside.closing),
+        closing_estimate=inside.estimate.any(where=inside.closing),
+    )
+    joined = spans.left_join(found, list(key))
+    due = joined.close_at.isnull() if "close_at" in changes else ibis.literal(True)
+    missing = due & joined.closing_read.isnull()
+    return joined.select(
+        *(spans[k] for k in key),
+        max_read=_quantity(joined.max_read),
+        max_demand_kw=_quantity(joined.max_read * joined.multiplier),
+        freezes=ibis.coalesce(joined.freezes, 0).cast("int64"),
+        closing_read=_quantity(joined.closing_read),
+        missing_closing=missing,
+        estimated=missing | (due & ibis.coalesce(joined.closing_estimate, False)),
+    )
+
+
+def _change_read(
+    per_channel: ir.Table, reads: ir.Table, key: Sequence[str], *, first: bool
+) -> ir.Table:
+    """The read of each segment channel at its opening change (``first``: the earliest at or
+    after ``open_at``) or its closing one (the latest at or before ``close_at``), within the
+    segment's days and between its two instants. Columns: ``key``, ``<open|close>_read``,
+    ``<…>_est``."""
+    at, other = ("open_at", "close_at") if first else ("close_at", "open_at")
     name = at.removesuffix("_at")
     changed = per_channel.filter(per_channel[at].notnull())
     bounds = [
@@ -357,12 +459,14 @@ def _change_read(per_channel: ir.Table, reads: ir.Table, at: str, *, first: bool
         reads.local_date >= changed.period_start,
         reads.local_date <= changed.end_day,
         reads.ts >= changed[at] if first else reads.ts <= changed[at],
+        changed[other].isnull()
+        | (reads.ts <= changed[other] if first else reads.ts >= changed[other]),
     ]
     near = changed.join(reads, bounds).select(
-        *PERIOD_KEY, changed.channel, "ts", "value", estimated=reads.quality == "estimated"
+        *(changed[k] for k in key), "ts", "value", estimated=reads.quality == "estimated"
     )
     pick = "argmin" if first else "argmax"
-    return near.group_by(*PERIOD_KEY, "channel").aggregate(
+    return near.group_by(*key).aggregate(
         **{
             f"{name}_read": getattr(near.value, pick)(near.ts),
             f"{name}_est": getattr(near.estimated, pick)(near.ts),

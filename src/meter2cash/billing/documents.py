@@ -122,6 +122,8 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "ch:A+3": "正向有功 平",
         "ch:A+4": "正向有功 谷",
         "ch:A-": "反向有功总",
+        "ch:R+": "组合无功1总",
+        "ch:MD+": "正向有功最大需量（本期最大冻结值）",
         "q:valid": "已校验",
         "q:estimated": "估算",
         "q:edited": "人工修正",
@@ -209,6 +211,8 @@ LABELS: Final[dict[Lang, dict[str, str]]] = {
         "ch:A+3": "Import flat",
         "ch:A+4": "Import valley",
         "ch:A-": "Export total",
+        "ch:R+": "Reactive total",
+        "ch:MD+": "Max. demand (largest freeze)",
         "q:valid": "validated",
         "q:estimated": "estimated",
         "q:edited": "edited",
@@ -644,7 +648,7 @@ def _reads_table(reads: Sequence[ChannelReads], labels: dict[str, str]) -> Table
                 _para(labels.get(f"ch:{channel.channel}", channel.channel)),
                 *_read_cells(channel.opening, labels),
                 *_read_cells(channel.closing, labels),
-                _right("" if channel.kwh is None else format_quantity(channel.kwh)),
+                _right(_quantity_text(channel)),
             ]
         )
         for column, read in ((2, channel.opening), (4, channel.closing)):
@@ -656,6 +660,14 @@ def _reads_table(reads: Sequence[ChannelReads], labels: dict[str, str]) -> Table
         repeatRows=2,
         style=TableStyle(style),
     )
+
+
+def _quantity_text(channel: ChannelReads) -> str:
+    """What a register's reads give × multiplier; kvarh (R+) and kW (MD+) say their unit."""
+    if channel.kwh is None:
+        return ""
+    text = format_quantity(channel.kwh)
+    return text if channel.unit == "kWh" else f"{text} {channel.unit}"
 
 
 def _read_cells(read: MeterRead | None, labels: dict[str, str]) -> list[Paragraph]:

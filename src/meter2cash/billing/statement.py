@@ -29,13 +29,13 @@ from meter2cash.assets.models import (
 )
 from meter2cash.billing import repository
 from meter2cash.billing.cycles import month_period
-from meter2cash.billing.determinants import REGISTER_CHANNELS
 from meter2cash.billing.issue import FUND_LINE_KIND
 from meter2cash.billing.models import Bill, BillCycle, BillLine
 from meter2cash.billing.true_up import FUNDS_TRUE_UP_TEXT, TRUE_UP_KIND, trued_bill_no
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.core.timezones import local_day_bounds, local_midnight
+from meter2cash.measurements.schema import DEMAND_REGISTER, ENERGY_REGISTERS, REACTIVE_REGISTER
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.tariffs.models import Tariff, TariffVersion
 
@@ -44,6 +44,9 @@ HISTORY_PERIODS: Final = 13
 VEE_SOURCE_PREFIX: Final = "vee:"
 RECORDED: Final = "recorded"
 """Quality of a read taken from the installation record (旧表止码 / 新表起码), not the store."""
+PF_LINE_KIND: Final = "pf_adjustment"
+CHANNEL_UNITS: Final = {REACTIVE_REGISTER: "kvarh", DEMAND_REGISTER: "kW"}
+"""Units of the register channels not in kWh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,10 @@ class ChargeLine:
 class MeterRead:
     """A daily-frozen register read as the store holds it now (its current version).
 
-    ``read_at`` is local to the utility; ``value`` [kWh] is the register before the
-    multiplier; ``quality`` is ``raw``, ``valid``, ``estimated`` or ``edited``; ``method``
-    names the VEE method of an estimate (from the version's ``vee:<method>`` source).
+    ``read_at`` is local to the utility; ``value`` [kWh; kvarh for R+, kW for MD+] is the
+    register before the multiplier; ``quality`` is ``raw``, ``valid``, ``estimated`` or
+    ``edited``; ``method`` names the VEE method of an estimate (from the version's
+    ``vee:<method>`` source).
     """
 
     read_at: datetime
@@ -80,12 +84,18 @@ class MeterRead:
 
 @dataclass(frozen=True, slots=True)
 class ChannelReads:
-    """Opening and closing reads of one register channel; ``kwh`` = advance × multiplier."""
+    """Opening and closing reads of one register channel; ``kwh`` = advance × multiplier
+    [kWh; kvarh for R+]. For the maximum-demand register (MD+) there is no opening: the
+    closing read is the largest freeze of the stretch and ``kwh`` that × multiplier [kW]."""
 
     channel: str
     opening: MeterRead | None
     closing: MeterRead | None
     kwh: Decimal | None
+
+    @property
+    def unit(self) -> str:
+        return CHANNEL_UNITS.get(self.channel, "kWh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +124,8 @@ class InstallationReads:
     """One installation's stretch of the period (a meter exchange or CT/PT change makes
     two): the meter with its CT × PT, the local days it covers, and per channel the read it
     opened at (the period's first freeze, or the read recorded at installation) and closed
-    at (the freeze after its last day, or the final read recorded at removal)."""
+    at (the freeze after its last day, or the final read recorded at removal) — with the R+
+    and MD+ reads when the bill's reactive energy and demand came from them."""
 
     meter: MeterInfo
     first_day: date
@@ -247,6 +258,8 @@ def bill_document(session: Session, store: MeasurementStore, bill_no: str) -> Bi
     installed = _installations(session, bill, tz)
     place = _place(session, installed[-1][1]) if installed else (None, None, None)
     meter = installed[-1][0].meter if installed else None
+    lines = _lines(session, [bill.id])[bill.id]
+    stand_ins = _register_stand_ins(bill, lines, [stretch for stretch, _ in installed])
     return BillDocument(
         utility_name=_utility_name(session),
         bill_no=bill.bill_no,
@@ -269,9 +282,9 @@ def bill_document(session: Session, store: MeasurementStore, bill_no: str) -> Bi
         currency=bill.currency,
         kwh=Decimal(bill.kwh),
         max_demand_kw=None if bill.max_demand_kw is None else Decimal(bill.max_demand_kw),
-        lines=_lines(session, [bill.id])[bill.id],
+        lines=lines,
         total=from_minor(bill.total_minor),
-        installations=tuple(_installation_reads(store, i) for i, _ in installed),
+        installations=tuple(_installation_reads(store, i, stand_ins) for i, _ in installed),
         history=_history(session, bill),
     )
 
@@ -433,37 +446,92 @@ def _place(session: Session, service_point_id: int) -> tuple[str, str, str]:
     return code, area, zone
 
 
-def _installation_reads(store: MeasurementStore, stretch: _Stretch) -> InstallationReads:
+def _register_stand_ins(
+    bill: Bill, lines: Sequence[ChargeLine], stretches: Sequence[_Stretch]
+) -> tuple[str, ...]:
+    """The R+ / MD+ channels the bill was rated on: none when the energy came from a
+    complete curve (a curve meter's bill that is not estimated — the curve gave reactive
+    energy and demand too); else R+ when the bill adjusts for power factor and MD+ when it
+    carries a maximum demand (as :func:`~.determinant_frame.determinant_frame` reads them)."""
+    if not bill.estimated and any(s.meter.records_intervals for s in stretches):
+        return ()
+    return (
+        *((REACTIVE_REGISTER,) if any(ln.kind == PF_LINE_KIND for ln in lines) else ()),
+        *((DEMAND_REGISTER,) if bill.max_demand_kw is not None else ()),
+    )
+
+
+def _installation_reads(
+    store: MeasurementStore, stretch: _Stretch, stand_ins: Sequence[str] = ()
+) -> InstallationReads:
     """The reads a register bill uses for one installation (see
     :func:`~.determinant_frame.installation_segments`): the freeze opening its first day or,
     installed inside the period, the A+ read recorded at installation and the meter's first
     read of the other channels after it; the freeze after its last day or, removed inside
     the period, the final A+ read recorded at removal (else the meter's last read before)
-    and the last read of the other channels before it."""
+    and the last read of the other channels before it — reads at a change are looked for
+    between the stretch's own instants. ``stand_ins``: R+ is shown like an energy register,
+    MD+ as its largest freeze of the stretch (:func:`_largest_demand`)."""
     meter = stretch.meter
     if stretch.opens_at is None:
         opening = _freezes(store, meter.meter_no, stretch.first_day)
     else:
-        opening = _reads_near(store, meter.meter_no, stretch.opens_at, after=True)
+        opening = _reads_near(
+            store, meter.meter_no, stretch.opens_at, after=True, bound=stretch.closes_at
+        )
         opening["A+"] = MeterRead(
             stretch.opens_at.astimezone(store.tz), stretch.initial_read, RECORDED, None
         )
     if stretch.closes_at is None:
         closing = _freezes(store, meter.meter_no, stretch.last_day + timedelta(days=1))
     else:
-        closing = _reads_near(store, meter.meter_no, stretch.closes_at, after=False)
+        closing = _reads_near(
+            store, meter.meter_no, stretch.closes_at, after=False, bound=stretch.opens_at
+        )
         if stretch.final_read is not None:
             closing["A+"] = MeterRead(
                 stretch.closes_at.astimezone(store.tz), stretch.final_read, RECORDED, None
             )
+    energy = (*ENERGY_REGISTERS, *(c for c in stand_ins if c == REACTIVE_REGISTER))
     reads = []
-    for channel in REGISTER_CHANNELS:
+    for channel in energy:
         start, end = opening.get(channel), closing.get(channel)
         if start is None and end is None:
             continue
         kwh = None if start is None or end is None else (end.value - start.value) * meter.multiplier
         reads.append(ChannelReads(channel, start, end, kwh))
+    if DEMAND_REGISTER in stand_ins and (peak := _largest_demand(store, stretch)) is not None:
+        reads.append(ChannelReads(DEMAND_REGISTER, None, peak, peak.value * meter.multiplier))
     return InstallationReads(meter, stretch.first_day, stretch.last_day, tuple(reads))
+
+
+def _largest_demand(store: MeasurementStore, stretch: _Stretch) -> MeterRead | None:
+    """The largest MD+ freeze [kW, meter value] of the stretch — stamped the day after its
+    first … the day after its last, after its opening change and at or before its closing
+    one (:func:`~.determinants.demand_register_determinants`); the latest of equals."""
+    tz = store.tz
+    rows = store.scan(
+        "register_reads",
+        start=local_midnight(stretch.first_day + timedelta(days=1), tz),
+        end=local_midnight(stretch.last_day + timedelta(days=2), tz),
+        meters=[stretch.meter.meter_no],
+    ).to_pylist()
+    days: dict[date, dict[str, object]] = {}
+    for row in sorted(rows, key=lambda r: r["ts"]):
+        at = row["ts"]
+        assert isinstance(at, datetime)
+        if (
+            row["channel"] != DEMAND_REGISTER
+            or row["read_type"] != "daily_frozen"
+            or (stretch.opens_at is not None and at <= stretch.opens_at)
+            or (stretch.closes_at is not None and at > stretch.closes_at)
+        ):
+            continue
+        days.setdefault(at.astimezone(tz).date(), row)
+    if not days:
+        return None
+    peak = max(reversed(days.values()), key=lambda r: Decimal(str(r["value"])))
+    return _read_of(peak, tz)
 
 
 def _read_of(row: dict[str, object], tz: ZoneInfo) -> MeterRead:
@@ -481,17 +549,23 @@ def _read_of(row: dict[str, object], tz: ZoneInfo) -> MeterRead:
 
 
 def _reads_near(
-    store: MeasurementStore, meter_no: str, at: datetime, *, after: bool
+    store: MeasurementStore,
+    meter_no: str,
+    at: datetime,
+    *,
+    after: bool,
+    bound: datetime | None = None,
 ) -> dict[str, MeterRead]:
     """Per channel, the meter's first read at or after ``at`` (``after``) or its last read
-    at or before it, within a day."""
+    at or before it, within a day and not past ``bound`` (the stretch's other change)."""
     span = timedelta(days=1)
-    rows = store.scan(
-        "register_reads",
-        start=at if after else at - span,
-        end=at + span if after else at + timedelta(microseconds=1),
-        meters=[meter_no],
-    ).to_pylist()
+    start, end = (at, at + span) if after else (at - span, at + timedelta(microseconds=1))
+    if bound is not None:
+        if after:
+            end = min(end, bound + timedelta(microseconds=1))
+        else:
+            start = max(start, bound)
+    rows = store.scan("register_reads", start=start, end=end, meters=[meter_no]).to_pylist()
     found: dict[str, MeterRead] = {}
     for row in sorted(rows, key=lambda r: r["ts"], reverse=not after):
         found.setdefault(str(row["channel"]), _read_of(row, store.tz))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
+from rich.table import Table
 
 from meter2cash.cli.output import console, kpi_table, progress, table, yuan
 from meter2cash.collections.dunning import load_policy
 from meter2cash.collections.dunning_run import run_dunning
+from meter2cash.collections.fee_control_report import FeeControlReport, fee_control_report
 from meter2cash.collections.kpis import collection_kpis
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
@@ -24,6 +26,9 @@ from meter2cash.ledger.late_fees import RULES_2024
 from meter2cash.ledger.receivables import aging
 from meter2cash.simulator import UtilitySpec
 from meter2cash.workspace import open_workspace, today
+
+if TYPE_CHECKING:
+    from meter2cash.spine_fee_control import FeeControlDays
 
 DEFAULT_START = "2026-06-30"
 DEFAULT_DAYS = 96
@@ -97,6 +102,7 @@ def demo(
 ) -> None:
     """Run the whole spine on a simulated utility and print a summary."""
     from meter2cash import spine
+    from meter2cash.spine_fee_control import enrol_customers, fee_control_days
 
     began = time.perf_counter()
     steps: list[tuple[str, float]] = []
@@ -122,8 +128,11 @@ def demo(
             )
         mark = timed("validate and estimate (VEE)", mark)
         months = spine.billing_months(ws)
+        prepay_from = months[-1].period_start
         with progress("bill, review and issue (核)", len(months)) as tick:
             for period in months:
+                if period.period_start == prepay_from:
+                    enrol_customers(ws, sim, prepay_from)
                 spine.bill(ws, period)
                 spine.issue(ws)
                 tick()
@@ -131,6 +140,10 @@ def demo(
         with console.status("applying payments (收)"):
             payments = spine.pay_simulated(ws, sim)
         mark = timed("apply payments (收)", mark)
+        prepay_to = sim_days[-1] - timedelta(days=1)
+        with progress("fee control (费控)", (prepay_to - prepay_from).days + 1) as tick:
+            prepay = fee_control_days(ws, sim, prepay_from, prepay_to, tick)
+        mark = timed("fee control (费控)", mark)
         as_of = today(ws.clock, ws.settings)
         with unit_of_work(ws.records) as session:
             fees = assess_late_fees(session, ws.clock, as_of, RULES_2024)
@@ -145,6 +158,7 @@ def demo(
         with unit_of_work(ws.records) as session:
             buckets = aging(session, as_of)
             kpis = collection_kpis(session, months[-1].period_start, as_of)
+            fee_report = fee_control_report(session, prepay_from, as_of, ws.settings.tz)
         home = ws.settings.home
         database = ws.settings.database_url
 
@@ -198,6 +212,7 @@ def demo(
             [(b, yuan(from_minor(int(row[b])))) for b in (*BUCKETS, "total")],
         )
     )
+    console.print(_fee_control_table(prepay, fee_report))
     last_month = f"{months[-1].period_start:%Y-%m}"
     title = f"collection KPIs by zone (供电所) — {last_month} bills, as of {as_of}"
     console.print(kpi_table(kpis, title))
@@ -208,8 +223,46 @@ def demo(
             f"simulator ground truth (labels, kept apart): {home / 'simulator-ground-truth'}\n"
             f"done in {time.perf_counter() - began:.0f} s — try `m2c status --json`, "
             "`m2c headend report`, "
-            "`m2c aging --by zone`, `m2c bill review list`, `m2c kpis --month "
-            f"{last_month}`, `m2c dunning run --json`, `m2c ledger reconcile`",
+            "`m2c aging --by zone`, `m2c aging --trend --by zone`, `m2c bill review list`, "
+            f"`m2c kpis --month {last_month}`, `m2c dunning run --json`, "
+            f"`m2c fee-control report --from {prepay_from}`, `m2c ledger reconcile`",
             title="where the data lives",
         )
+    )
+
+
+def _fee_control_table(days: FeeControlDays, report: FeeControlReport) -> Table:
+    """The prepay accounts' fee control over the simulated days, in one table."""
+
+    def share(part: int, whole: int) -> str:
+        return f"{part:,} of {whole:,} ({part / whole:.1%})" if whole else "none requested"
+
+    def minutes(hours: float | None) -> str:
+        return "—" if hours is None else f"{hours * 60:.1f} min"
+
+    return table(
+        f"fee control (费控) of the prepay accounts, {days.first} – {days.last}",
+        ["measure", "value"],
+        [
+            ("prepay accounts (费控户)", f"{days.accounts:,}"),
+            (
+                "daily charges posted (日结扣费)",
+                f"{report.charges_posted:,}, {yuan(from_minor(report.charged_minor))}",
+            ),
+            ("top-ups (充值)", f"{days.top_ups:,}, {yuan(from_minor(days.top_up_minor))}"),
+            ("low-balance warnings / notices at zero", f"{report.warnings:,} / {report.notices:,}"),
+            (
+                "relay trips confirmed (停电)",
+                share(report.trips_confirmed, report.trips_requested),
+            ),
+            (
+                "reconnections confirmed (复电)",
+                share(report.reconnects_confirmed, report.reconnects_requested),
+            ),
+            (
+                "top-up to supply restored, median (p95)",
+                f"{minutes(report.reconnect_hours_median)} "
+                f"({minutes(report.reconnect_hours_p95)}), {report.reconnects_timed:,} timed",
+            ),
+        ],
     )

@@ -30,6 +30,7 @@ from meter2cash.core.settings import Settings
 from meter2cash.db.migrate import upgrade_database
 from meter2cash.db.session import unit_of_work
 from meter2cash.ledger.aging import BUCKETS
+from meter2cash.ledger.aging_trend import aging_trend
 from meter2cash.ledger.receivables import (
     account_statement,
     aging,
@@ -161,9 +162,31 @@ def aging_command(
     by: Annotated[
         str, typer.Option(help="total, zone, class, area (transformer area) or account.")
     ] = "total",
+    trend: Annotated[
+        bool,
+        typer.Option(
+            "--trend", help="The buckets at every month end from --from to --to (账龄趋势)."
+        ),
+    ] = False,
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="With --trend: first month (YYYY-MM); default 11 before --to."),
+    ] = None,
+    last: Annotated[
+        str | None,
+        typer.Option("--to", help="With --trend: last month (YYYY-MM); default this month."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Receivables by age bucket (账龄), days since the bill date."""
+    """Receivables by age bucket (账龄), days since the bill date; with --trend, month by
+    month (each month as of its last day, this month as of today)."""
+    if trend:
+        if as_of is not None:
+            raise InputError("--as-of and --trend do not go together", "use --from and --to")
+        _aging_trend(first, last, by, as_json)
+        return
+    if first is not None or last is not None:
+        raise InputError("--from and --to go with --trend", "add --trend, or use --as-of")
     with workspace() as ws:
         when = _day(as_of, "--as-of") if as_of else today(ws.clock, ws.settings)
         with unit_of_work(ws.records) as session:
@@ -187,6 +210,53 @@ def aging_command(
             f"aging as of {when} by {by} (CNY)",
             [by, *BUCKETS, "total"],
             [[g, *(f"{from_minor(int(v)):,.2f}" for v in row)] for g, row in frame.iterrows()],
+        )
+    )
+
+
+def _aging_trend(first: str | None, last: str | None, by: str, as_json: bool) -> None:
+    with workspace() as ws:
+        now = today(ws.clock, ws.settings)
+        end = _month(last, "--to") if last else now.replace(day=1)
+        back = end.year * 12 + end.month - 1 - 11
+        start = _month(first, "--from") if first else date(back // 12, back % 12 + 1, 1)
+        with unit_of_work(ws.records) as session:
+            frame = aging_trend(session, start, end, by, through=now)
+    amounts = [*BUCKETS, "total"]
+    if as_json:
+        print_json(
+            {
+                "from": f"{start:%Y-%m}",
+                "to": f"{end:%Y-%m}",
+                "by": by,
+                "currency": "CNY",
+                "buckets": list(BUCKETS),
+                "rows": [
+                    {
+                        "month": r["month"],
+                        "as_of": r["as_of"].isoformat(),
+                        "group": str(r["group"]),
+                        **{c: str(from_minor(int(r[c]))) for c in amounts},
+                    }
+                    for r in frame.to_dict("records")
+                ],
+            }
+        )
+        return
+    grouped = by != "total"
+    console.print(
+        table(
+            f"aging at month ends{f' by {by}' if grouped else ''} (CNY)",
+            ["month", "as of", *([by] if grouped else []), *amounts],
+            [
+                [
+                    r["month"],
+                    r["as_of"].isoformat(),
+                    *([str(r["group"])] if grouped else []),
+                    *(f"{from_minor(int(r[c])):,.2f}" for c in amounts),
+                ]
+                for r in frame.to_dict("records")
+            ],
         )
     )
 
@@ -713,6 +783,14 @@ def _day(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _month(text: str, option: str) -> date:
+    """The first day of month ``text`` (YYYY-MM)."""
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r} is not a month (YYYY-MM)") from exc
 
 
 def main() -> None:

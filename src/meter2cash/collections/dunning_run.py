@@ -62,7 +62,7 @@ from meter2cash.core.clock import Clock
 from meter2cash.core.errors import InputError
 from meter2cash.core.money import from_minor
 from meter2cash.headend import commands
-from meter2cash.ledger.repository import open_items
+from meter2cash.ledger.repository import NO_BILL, RETURNED_LABEL, open_items
 from meter2cash.measurements.store import MeasurementStore
 
 ACTOR: Final = "dunning"
@@ -525,7 +525,8 @@ class _StepWork:
 
     def _overdue_bills(self, ids: Sequence[int]) -> pd.DataFrame:
         """account_id, bill_no, period_start, period_end, due_date, open_minor of the
-        movers' bills past due, oldest first."""
+        movers' bills past due, oldest first; a returned payment is named as such, its
+        period the day it was returned."""
         items = open_items(self.session, booked_through=self.on, account_ids=ids)
         due = pd.to_datetime(items["due_date"]).to_numpy("datetime64[D]")
         items = items[(due < np.datetime64(self.on, "D")) & (items["open_minor"].to_numpy() > 0)]
@@ -536,4 +537,10 @@ class _StepWork:
             items["bill_id"].tolist(),
             ["bill_id", "bill_no", "period_start", "period_end"],
         )
-        return items.merge(numbers, on="bill_id").sort_values(["account_id", "due_date"])
+        numbers = numbers.astype({"bill_id": np.int64})
+        bills = items.merge(numbers, on="bill_id", how="left")
+        returned = (bills["bill_id"] == NO_BILL).to_numpy(bool)
+        bills.loc[returned, "bill_no"] = RETURNED_LABEL
+        for column in ("period_start", "period_end"):
+            bills[column] = bills[column].where(~returned, bills["due_date"])
+        return bills.sort_values(["account_id", "due_date"])

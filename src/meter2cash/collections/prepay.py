@@ -145,10 +145,13 @@ def run_fee_control(
     rules: FeeControlRules,
     day: date,
     *,
+    charge: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> FeeControlRun:
     """Charge every prepay account through ``day`` (a local date whose closing freeze is in)
-    and take the fee-control step its balance calls for at the clock's now.
+    and take the fee-control step its balance calls for at the clock's now; without
+    ``charge``, only the step, on the balances as they stand (as when a top-up is to
+    restore supply at once).
 
     An account flagged prepay without a fee-control state (not enrolled by :func:`enrol`)
     is charged from the first day of ``day``'s month. ``on_step`` hears what the run is
@@ -162,7 +165,7 @@ def run_fee_control(
     posted = charged = 0
     behind = charged_through[charged_through < pd.Timestamp(day)]
     first = pd.Timestamp(behind.min()).date() + timedelta(days=1) if len(behind) else day
-    for offset in range((day - first).days + 1):
+    for offset in range((day - first).days + 1 if charge else 0):
         current = first + timedelta(days=offset)
         due = charged_through.index[charged_through == pd.Timestamp(current - timedelta(days=1))]
         if due.empty:

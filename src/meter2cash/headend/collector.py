@@ -1,11 +1,19 @@
 """The DL/T 645-2007 collector: one day's reading of every meter through its concentrator over
 TCP — the daily freeze (retried with backoff, missed days backfilled from the meter's 62 stored
-freezes), the 96-point curve of meters that keep one, and the event sweep of meters due.
+freezes), the reactive and maximum-demand freezes of the C&I meters, the 96-point curve of
+meters that keep one, and the event sweep of meters due.
 
 Days are *consumption* days, as in the simulator's ``collect_day``: the freeze of local day
 ``D`` is taken at local midnight starting ``D + 1`` (its ``ts``). The collector runs on
 ``day + 1``, so the freeze of ``day`` is "last 1" (DI ``05060101``) and that of an earlier day
 ``B`` is "last n" with n = (day − B) + 1, up to 62.
+
+Meters in ``registers_for`` are also asked, for each day whose forward active freeze was read
+(backfilled days too), the same freeze of combined reactive 1 (``050603xx`` → channel ``R+``
+[kvarh]) and of forward active maximum demand (``050609xx`` → ``MD+`` [kW]; the total only, its
+time of occurrence checked to lie in the settlement period — from 00:00 on the 1st of the
+day's month to the freeze — and not stored). Their outcome is an :class:`ItemRead` ``register``;
+a failure there never costs the forward active freeze already read.
 
 Per concentrator: one TCP connection (:class:`~meter2cash.headend.link.ConcentratorLink`) and
 ``concurrency_per_concentrator`` workers, each with at most one request in flight. The
@@ -20,7 +28,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
@@ -45,6 +53,8 @@ from meter2cash.measurements.schema import (
     DELIVERED_EVENTS,
     DELIVERED_INTERVALS,
     DELIVERED_REGISTER_READS,
+    DEMAND_REGISTER,
+    REACTIVE_REGISTER,
 )
 
 DAILY_FREEZES: Final = 62
@@ -52,6 +62,9 @@ DAILY_FREEZES: Final = 62
 
 Outcome = Literal["first_try", "after_retry", "backfilled", "error_reply", "unreachable"]
 ItemOutcome = Literal["complete", "partial", "failed", "done"]
+REGISTER_FREEZES: Final = {"050603": REACTIVE_REGISTER, "050609": DEMAND_REGISTER}
+"""DI3…DI1 of the daily freezes read from the meters in ``registers_for`` → stored channel:
+combined reactive 1 [kvarh] and forward active maximum demand [kW]."""
 MeterRef = tuple[str, str]
 """(meter_no, 12-digit address)."""
 CounterKey = tuple[str, str]
@@ -74,14 +87,15 @@ class Exchange:
 
 @dataclass(frozen=True, slots=True)
 class ItemRead:
-    """How a meter's curve or event sweep of ``day`` went: ``item`` ``curve`` (outcome
-    complete, partial or failed) or ``sweep`` (done or failed), the requests sent and the
-    failure if any."""
+    """How a meter's curve, register freezes or event sweep of ``day`` went: ``item``
+    ``curve`` or ``register`` (the :data:`REGISTER_FREEZES` of ``day``; outcome complete,
+    partial or failed) or ``sweep`` (done or failed), the requests sent and the failures if
+    any."""
 
     meter_no: str
     concentrator_code: str
     day: date
-    item: Literal["curve", "sweep"]
+    item: Literal["curve", "register", "sweep"]
     attempts: int
     outcome: ItemOutcome
     detail: str = ""
@@ -91,7 +105,7 @@ class ItemRead:
 class CollectionResult:
     """One day's collection: register reads (:data:`DELIVERED_REGISTER_READS`), intervals
     (:data:`DELIVERED_INTERVALS`), events (:data:`DELIVERED_EVENTS`), the freeze exchange log, the
-    event counters read, and how the curves and sweeps went."""
+    event counters read, and how the register freezes, curves and sweeps went."""
 
     day: date
     reads: pa.Table
@@ -133,6 +147,7 @@ class _Job:
     backfill: Sequence[date]
     curve: bool
     sweep: bool
+    registers: bool
 
 
 @dataclass
@@ -141,6 +156,7 @@ class _Gathered:
 
     exchanges: list[Exchange]
     freezes: list[tuple[str, str, date, Decimal]]
+    """(meter_no, channel, consumption day, value [kWh, kvarh or kW])."""
     curves: list[tuple[str, CurveRead]]
     events: list[EventRow]
     counters: dict[CounterKey, Decimal]
@@ -168,6 +184,29 @@ def _freeze_exchange(
     return Exchange(job.meter_no, code, day, di, tries, outcome)
 
 
+def _register_value(
+    answer: Answer, channel: str, freeze_day: date, tz: ZoneInfo
+) -> tuple[Decimal | None, str]:
+    """The total of a register-freeze reply, or ``None`` and why: no reply, an error reply,
+    filler, or (``MD+``) a demand whose time of occurrence is missing or outside the
+    settlement period (00:00 on the 1st of ``freeze_day``'s month, the freeze]."""
+    reading = answer.reading
+    if reading is None or reading.error is not None:
+        return None, answer.detail
+    total = reading.values[0].value
+    if not isinstance(total, Decimal):
+        return None, "total not available (filler)"
+    if channel == DEMAND_REGISTER:
+        at = reading.values[1].value
+        settled = local_midnight(freeze_day.replace(day=1), tz)
+        frozen = local_midnight(freeze_day + timedelta(days=1), tz)
+        if at is None and total == 0:
+            return total, ""
+        if not isinstance(at, datetime) or not settled < at <= frozen:
+            return None, f"demand time {at} outside the settlement period {settled}…{frozen}"
+    return total, ""
+
+
 async def _collect_concentrator(
     link: ConcentratorLink,
     policy: RetryPolicy,
@@ -190,13 +229,43 @@ async def _collect_concentrator(
                 channel = "A+" if value.name == "total" else f"A+{value.name.split()[-1]}"
                 out.freezes.append((meter_no, channel, freeze_day, value.value))
 
-    async def follow(job: _Job) -> None:
+    async def registers(job: _Job, freeze_day: date) -> None:
+        last = (day - freeze_day).days + 1
+        attempts, failures = 0, []
+        for di3_di1, channel in REGISTER_FREEZES.items():
+            di = f"{di3_di1}{last:02X}"
+            answer = await ask(link, policy, job.address, read_request(job.address, di), di)
+            attempts += answer.attempts
+            value, problem = _register_value(answer, channel, freeze_day, link.tz)
+            if value is None:
+                failures.append(f"{di}: {problem}")
+            else:
+                out.freezes.append((job.meter_no, channel, freeze_day, value))
+        read = len(REGISTER_FREEZES) - len(failures)
+        shape: ItemOutcome = "complete" if not failures else "partial" if read else "failed"
+        out.item_reads.append(
+            ItemRead(
+                job.meter_no,
+                link.code,
+                freeze_day,
+                "register",
+                attempts,
+                shape,
+                "; ".join(failures),
+            )
+        )
+
+    async def follow(job: _Job, read_today: bool) -> None:
+        if job.registers and read_today:
+            await registers(job, day)
         for earlier in job.backfill:
             last = (day - earlier).days + 1
             filled, reading = await _read_freeze(link, policy, job, earlier, last, True)
             out.exchanges.append(filled)
             if reading is not None:
                 keep(job.meter_no, earlier, reading)
+                if job.registers and reading.error is None:
+                    await registers(job, earlier)
         if job.curve:
             curve = await read_curve(link, policy, job.address, day, link.tz)
             out.curves.append((job.meter_no, curve))
@@ -236,7 +305,7 @@ async def _collect_concentrator(
                 continue
             if answer.reading.error is None:
                 keep(job.meter_no, day, answer.reading)
-            await follow(job)
+            await follow(job, answer.reading.error is None)
 
     try:
         pending = list(reversed(jobs))
@@ -278,6 +347,7 @@ async def collect(
     missing: Mapping[str, Sequence[date]] | None = None,
     curves_for: Collection[str] = (),
     sweep_for: Collection[str] = (),
+    registers_for: Collection[str] = (),
     known_counters: Mapping[CounterKey, Decimal] | None = None,
     concurrency_per_concentrator: int = 4,
     timeout_s: float = 0.5,
@@ -286,7 +356,9 @@ async def collect(
     reconnect_after_timeouts: int = 8,
 ) -> CollectionResult:
     """Read the freeze of consumption ``day`` from every meter, backfill ``missing``, read the
-    curve of ``day`` from the meters in ``curves_for`` and sweep the events of ``sweep_for``.
+    reactive and maximum-demand freezes of the meters in ``registers_for`` (for ``day`` and the
+    days backfilled), the curve of ``day`` from the meters in ``curves_for`` and sweep the
+    events of ``sweep_for``.
 
     ``endpoints`` maps concentrator code → (host, port); ``missing`` maps meter_no → earlier
     consumption days to read from the meter's history (at most 62 freezes back);
@@ -315,7 +387,7 @@ async def collect(
         )
         for code in meters_by_concentrator
     }
-    curves, sweeps = set(curves_for), set(sweep_for)
+    curves, sweeps, read_registers = set(curves_for), set(sweep_for), set(registers_for)
     known = known_counters or {}
     await asyncio.gather(
         *(
@@ -323,7 +395,14 @@ async def collect(
                 links[code],
                 policy,
                 [
-                    _Job(no, address, missing.get(no, ()), no in curves, no in sweeps)
+                    _Job(
+                        no,
+                        address,
+                        missing.get(no, ()),
+                        no in curves,
+                        no in sweeps,
+                        no in read_registers,
+                    )
                     for no, address in meters
                 ],
                 day,
@@ -352,7 +431,7 @@ async def collect(
 
 
 def _freeze_table(rows: Sequence[tuple[str, str, date, Decimal]], tz: ZoneInfo) -> pa.Table:
-    """Rows (meter_no, channel, consumption day, value [kWh]) as register reads."""
+    """Rows (meter_no, channel, consumption day, value [kWh, kvarh or kW]) as register reads."""
     freeze_ts = {d: local_midnight(d + timedelta(days=1), tz) for d in {r[2] for r in rows}}
     return pa.table(
         {

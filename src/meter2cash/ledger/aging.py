@@ -11,12 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 BUCKETS: Final = ("0-30", "31-60", "61-90", "91-180", ">180")
-_UPPER_DAYS: Final = np.array([30, 60, 90, 180])
+UPPER_DAYS: Final = np.array([30, 60, 90, 180])
+"""The oldest age [days] of each bucket but the last."""
 
 
 def bucket_index(age_days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Index into :data:`BUCKETS` per age [days]; negative ages (future bills) count as 0–30."""
-    return np.searchsorted(_UPPER_DAYS, np.maximum(age_days, 0), side="left")
+    return np.searchsorted(UPPER_DAYS, np.maximum(age_days, 0), side="left")
 
 
 def bucket_totals(

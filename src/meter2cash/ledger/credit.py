@@ -1,8 +1,9 @@
 """Customer credit (预收电费): what was overpaid is applied to the next bills, or refunded.
 
 Credit sits on 2203 per account (a credit balance). :func:`apply_credit` moves it onto the
-account's open bills, oldest first (Dr 2203 / Cr 1122 per bill) — run after bills are
-issued. :func:`refund_credit` pays it back (Dr 2203 / Cr 1002), never more than there is.
+account's open bills and returned payments, oldest first (Dr 2203 / Cr 1122 per item) —
+run after bills are issued. :func:`refund_credit` pays it back (Dr 2203 / Cr 1002), never
+more than there is.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def apply_credit(session: Session, clock: Clock, on: date) -> CreditReport:
         mine = accounts == account
         legs = [Leg(CUSTOMER_CREDIT, int(amounts[mine].sum()), int(account))]
         legs += [
-            Leg(RECEIVABLE, -int(m), int(account), int(b))
+            Leg(RECEIVABLE, -int(m), int(account), None if b == repository.NO_BILL else int(b))
             for b, m in zip(bills[mine], amounts[mine], strict=True)
         ]
         drafts.append(

@@ -101,7 +101,11 @@ def assess_late_fees(
 ) -> LateFeeReport:
     """Charge every overdue bill its late fee accrued through ``through`` (see the module)."""
     items = repository.open_items(session, booked_through=through)
-    overdue = items[(items["open_minor"] > 0) & (items["due_date"] < through)]
+    overdue = items[
+        (items["open_minor"] > 0)
+        & (items["due_date"] < through)
+        & (items["bill_id"] != repository.NO_BILL)  # a returned payment is no electricity bill
+    ]
     if overdue.empty:
         return LateFeeReport(0, 0)
     bills = pd.DataFrame(

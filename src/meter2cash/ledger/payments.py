@@ -10,7 +10,7 @@ cashier and a bank file paying one account at once leave its balance exact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final
 
@@ -30,7 +30,8 @@ from meter2cash.db.ids import reserve_ids
 from meter2cash.db.keys import key_table
 from meter2cash.ledger import repository
 from meter2cash.ledger.allocation import allocate_by_day
-from meter2cash.ledger.journal import CASH, CUSTOMER_CREDIT, RECEIVABLE, reversal_of
+from meter2cash.ledger.credit import credit_balances
+from meter2cash.ledger.journal import CASH, CUSTOMER_CREDIT, RECEIVABLE, Leg, reversal_of
 from meter2cash.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
 from meter2cash.ledger.service import post_entries
 
@@ -201,8 +202,8 @@ def _lock(session: Session, account_ids: pd.Series) -> None:
 
 
 def _open_items(session: Session, account_ids: pd.Series) -> pd.DataFrame:
-    """Open bills of the paying accounts (account_id, bill_id, bill_date, open_minor), oldest
-    first within each account."""
+    """Open items of the paying accounts (account_id, bill_id, bill_date, open_minor), oldest
+    first within each account; returned payments are bill :data:`~repository.NO_BILL`."""
     keys = key_table(session, account_ids.tolist())
     receivable = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
     owed = func.sum(Posting.amount_minor)
@@ -216,11 +217,13 @@ def _open_items(session: Session, account_ids: pd.Series) -> pd.DataFrame:
     )
     statement = select(
         per_bill.c.account_id, per_bill.c.bill_id, Bill.bill_date, per_bill.c.open_minor
-    ).join(Bill, Bill.id == per_bill.c.bill_id)
+    ).outerjoin(Bill, Bill.id == per_bill.c.bill_id)
     items = pd.DataFrame(
         session.connection().execute(statement).tuples().all(),
         columns=["account_id", "bill_id", "bill_date", "open_minor"],
-    ).astype({"account_id": np.int64, "bill_id": np.int64, "open_minor": np.int64})
+    )
+    items = repository.with_returned_dates(session, items, None)
+    items = items.astype({"account_id": np.int64, "bill_id": np.int64, "open_minor": np.int64})
     return items.sort_values(["account_id", "bill_date", "bill_id"], ignore_index=True)
 
 
@@ -234,9 +237,13 @@ def reverse_payment(
     reason: str,
     actor: str,
 ) -> int:
-    """Undo a bounced or mistaken payment, booked ``on``: the exact reversal of its entry, so
-    the bills it paid are owed again and the credit it left is withdrawn. Audited; returns
-    the reversal's entry id. Reversing twice, or a payment not on file, is an error.
+    """Undo a bounced or mistaken payment, booked ``on``: the reversal of its entry, so the
+    bills it paid are owed again and the credit it left is withdrawn — as far as the account
+    still holds it. Credit since refunded or applied to bills is owed as a returned payment
+    (Dr 1122 naming no bill, :data:`~repository.NO_BILL`), which aging, dunning and the next
+    payment see; a prepay account's balance takes the whole withdrawal (fee control acts on
+    it). Audited; returns the reversal's entry id. Reversing twice, or a payment not on file,
+    is an error.
     """
     if not reason.strip():
         raise InputError("a payment reversal needs a reason", "pass --reason")
@@ -247,9 +254,9 @@ def reverse_payment(
     entry_id, entry = stored
     if repository.existing_source_keys(session, "reversal", [str(entry_id)]):
         raise InputError(f"payment {key} is already reversed")
-    [reversal_id] = post_entries(
-        session, clock, [reversal_of(entry, entry_id=entry_id, booked_on=on, reason=reason)]
-    )
+    reversal = reversal_of(entry, entry_id=entry_id, booked_on=on, reason=reason)
+    legs = _returned(session, reversal.legs)
+    [reversal_id] = post_entries(session, clock, [replace(reversal, legs=legs)])
     audit.record(
         session,
         clock,
@@ -262,3 +269,22 @@ def reverse_payment(
         after={"reversal_entry_id": reversal_id},
     )
     return reversal_id
+
+
+def _returned(session: Session, legs: tuple[Leg, ...]) -> tuple[Leg, ...]:
+    """A payment reversal's ``legs`` with the withdrawal of credit (Dr 2203) cut to the credit
+    the account holds now, the rest owed as a returned payment (Dr 1122, no bill). A prepay
+    account keeps the whole withdrawal on 2203: its balance is what fee control reads."""
+    kept: list[Leg] = []
+    for leg in legs:
+        if leg.ledger_account != CUSTOMER_CREDIT or leg.account_id is None:
+            kept.append(leg)
+            continue
+        account = session.get_one(Account, leg.account_id)
+        held = int(credit_balances(session, [account.id]).get(account.id, 0))
+        withdrawn = leg.amount_minor if account.prepay else min(leg.amount_minor, max(held, 0))
+        if withdrawn:
+            kept.append(Leg(CUSTOMER_CREDIT, withdrawn, account.id))
+        if leg.amount_minor > withdrawn:
+            kept.append(Leg(RECEIVABLE, leg.amount_minor - withdrawn, account.id))
+    return tuple(kept)

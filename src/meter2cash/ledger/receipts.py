@@ -70,7 +70,13 @@ def payment_receipt(session: Session, channel: str, transaction_id: str) -> Rece
         customer_name=customer,
         received_on=entry.booked_on,
         amount_minor=sum(-leg.amount_minor for leg in paid) + credit,
-        bills_paid=tuple((numbers.get(leg.bill_id or 0, "—"), -leg.amount_minor) for leg in paid),
+        bills_paid=tuple(
+            (
+                repository.RETURNED_LABEL if leg.bill_id is None else numbers.get(leg.bill_id, "—"),
+                -leg.amount_minor,
+            )
+            for leg in paid
+        ),
         to_credit_minor=credit,
         still_owed_minor=int(owed),
     )

@@ -45,8 +45,8 @@ COLLECTING_SOURCES = ("payment", "credit")
 
 
 def account_places(session: Session) -> pd.DataFrame:
-    """account_id, account_no, zone, customer_class and area (transformer area code) of every
-    account."""
+    """account_id, account_no, zone, customer_class and area (the least transformer area code
+    of its service points) of every account."""
     stmt = (
         select(
             Account.id, Account.account_no, Zone.code, Customer.customer_class, TransformerArea.code
@@ -60,7 +60,11 @@ def account_places(session: Session) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["account_id", "account_no", "zone", "customer_class", "area"]
     )
-    return frame.drop_duplicates("account_id").set_index("account_id")
+    return (
+        frame.sort_values(["account_id", "area"])
+        .drop_duplicates("account_id")
+        .set_index("account_id")
+    )
 
 
 def _grouped(frame: pd.DataFrame, by: str, places: pd.DataFrame) -> pd.Series:
@@ -167,17 +171,20 @@ class Reconciliation:
 
 def reconcile(session: Session) -> Reconciliation:
     """The sub-ledger against the control account; raises :class:`LedgerError` when they
-    differ or a receivable leg names no account or bill."""
+    differ or a receivable leg names no account, or no bill outside a returned payment
+    (:data:`~meter2cash.ledger.repository.RETURNED_SOURCES`)."""
     receivable = LedgerAccount.code == RECEIVABLE
     base = (
-        select(Posting.amount_minor, Posting.account_id, Posting.bill_id)
+        select(Posting.amount_minor, Posting.account_id, Posting.bill_id, JournalEntry.source_type)
         .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(receivable)
         .subquery()
     )
     control = session.execute(select(func.coalesce(func.sum(base.c.amount_minor), 0))).scalar_one()
+    billless = base.c.bill_id.is_(None) & base.c.source_type.not_in(repository.RETURNED_SOURCES)
     orphans = session.execute(
-        select(func.count()).where(base.c.account_id.is_(None) | base.c.bill_id.is_(None))
+        select(func.count()).where(base.c.account_id.is_(None) | billless)
     ).scalar_one()
     per_bill = (
         select(base.c.account_id, base.c.bill_id, func.sum(base.c.amount_minor).label("open_minor"))
@@ -196,7 +203,7 @@ def reconcile(session: Session) -> Reconciliation:
         raise LedgerError(
             f"receivables do not reconcile: control account {RECEIVABLE} holds "
             f"{control} fen, the open items {sub_ledger} fen; {orphans} receivable legs name "
-            "no account or bill"
+            "no account, or no bill outside a returned payment"
         )
     return Reconciliation(int(control), int(sub_ledger), int(accounts), int(open_bills))
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from typing import Final
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, case, exists, func, insert, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Date, case, exists, func, insert, literal, select, union_all
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meter2cash.assets.models import Account, Customer, Zone
+from meter2cash.assets.models import Account, Customer, ServicePoint, TransformerArea, Zone
 from meter2cash.billing.models import Bill, BillLine
 from meter2cash.core.errors import LedgerError
 from meter2cash.db.keys import key_table
@@ -22,6 +24,14 @@ from meter2cash.ledger.journal import (
     Leg,
 )
 from meter2cash.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
+
+NO_BILL: Final = -1
+"""``bill_id`` of an open item that is no bill: payments returned after the credit they left
+was refunded or applied (退票应收; see :func:`~meter2cash.ledger.payments.reverse_payment`)."""
+RETURNED_LABEL: Final = "退票应收 returned payment"
+"""How a returned-payment item is named where a bill number would stand."""
+RETURNED_SOURCES: Final = ("payment", "credit", "reversal")
+"""Entries whose receivable legs may name no bill: they owe or settle returned payments."""
 
 
 def ensure_chart(session: Session) -> dict[str, int]:
@@ -143,7 +153,9 @@ def open_items(
     account_ids: Collection[int] | None = None,
 ) -> pd.DataFrame:
     """Open receivable per bill: account_id, bill_id, open_minor [fen], bill_date, due_date,
-    account_no, zone, customer_class — of every account, or of ``account_ids``."""
+    account_no, zone, customer_class — of every account, or of ``account_ids``. An account's
+    returned payments are one item with bill_id :data:`NO_BILL`, dated (bill and due date)
+    by :func:`returned_since`."""
     receivable_id = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
     open_minor = func.sum(Posting.amount_minor)
     open_bills = (
@@ -171,12 +183,12 @@ def open_items(
             Zone.code,
             Customer.customer_class,
         )
-        .join(Bill, Bill.id == items.c.bill_id)
-        .join(Account, Account.id == Bill.account_id)
+        .outerjoin(Bill, Bill.id == items.c.bill_id)
+        .join(Account, Account.id == items.c.account_id)
         .join(Zone, Zone.id == Account.zone_id)
         .join(Customer, Customer.id == Account.customer_id)
     )
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         session.execute(stmt).tuples().all(),
         columns=[
             "account_id",
@@ -189,6 +201,75 @@ def open_items(
             "customer_class",
         ],
     )
+    return with_returned_dates(session, frame, booked_through)
+
+
+def with_returned_dates(
+    session: Session, items: pd.DataFrame, booked_through: date | None
+) -> pd.DataFrame:
+    """``items`` (open items with account_id, bill_id, bill_date and optionally due_date)
+    with the returned-payment items — bill_id null — as bill :data:`NO_BILL`, dated by
+    :func:`returned_since`."""
+    returned = items["bill_id"].isna().to_numpy(bool)
+    if not returned.any():
+        return items
+    since = returned_since(session, items.loc[returned, "account_id"].tolist(), booked_through)
+    dates = items["account_id"].map(since)
+    dated = items.assign(
+        bill_id=items["bill_id"].where(~returned, NO_BILL).astype(np.int64),
+        bill_date=items["bill_date"].where(~returned, dates),
+    )
+    if "due_date" in items:
+        dated["due_date"] = items["due_date"].where(~returned, dates)
+    return dated
+
+
+def returned_legs(
+    session: Session, account_ids: Collection[int] | None, booked_through: date | None = None
+) -> pd.DataFrame:
+    """Receivable legs naming no bill (returned payments owed and settled) of ``account_ids``
+    (of every account when None), booked through ``booked_through``: account_id, booked_on,
+    amount_minor [fen], in booking order."""
+    stmt = (
+        select(Posting.account_id, JournalEntry.booked_on, Posting.amount_minor)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+        .where(
+            LedgerAccount.code == RECEIVABLE,
+            Posting.bill_id.is_(None),
+            Posting.account_id.is_not(None),
+        )
+        .order_by(Posting.account_id, JournalEntry.booked_on, Posting.entry_id, Posting.id)
+    )
+    if booked_through is not None:
+        stmt = stmt.where(JournalEntry.booked_on <= booked_through)
+    if account_ids is not None:
+        keys = key_table(session, list(account_ids))
+        stmt = stmt.join(keys, keys.c.k == Posting.account_id)
+    legs = pd.DataFrame(
+        session.execute(stmt).tuples().all(), columns=["account_id", "booked_on", "amount_minor"]
+    )
+    return legs.astype({"account_id": np.int64, "amount_minor": np.int64})
+
+
+def returned_since(
+    session: Session, account_ids: Collection[int], booked_through: date | None = None
+) -> pd.Series:
+    """The day each account's returned payments have been owed since, by account id: see
+    :func:`owed_since`."""
+    return owed_since(returned_legs(session, account_ids, booked_through))
+
+
+def owed_since(legs: pd.DataFrame) -> pd.Series:
+    """Per account of ``legs`` (account_id, booked_on, amount_minor [fen], in booking order):
+    the booking day of its first leg after their running sum last stood at zero or below —
+    the day what it owes now has been owed since. Pure."""
+    if legs.empty:
+        return pd.Series(dtype=object)
+    running = legs.groupby("account_id")["amount_minor"].cumsum()
+    settled_before = (running <= 0).groupby(legs["account_id"]).shift(fill_value=True)
+    starts = legs[settled_before.to_numpy(bool)]
+    return starts.groupby("account_id")["booked_on"].last()
 
 
 def payment_totals(session: Session) -> tuple[int, int]:
@@ -327,3 +408,100 @@ def post_bill_entries(
     ).first()
     if unbalanced is not None:
         raise LedgerError(f"issue entry of bill {unbalanced[0]} does not balance")
+
+
+def aged_bill_items(
+    session: Session, as_of: Sequence[date], cuts: Sequence[Sequence[date]], group: str | None
+) -> pd.DataFrame:
+    """Open receivables of bills [fen] on each day of ``as_of`` (strictly increasing), summed
+    per day, group and age bucket, in one statement: idx (into ``as_of``), grp, bucket
+    (index into the buckets: the first of ``cuts[idx]`` — the earliest bill date of each
+    bucket but the last, newest first — that the bill date is not before), open_minor.
+
+    ``group``: None (one group, "all"), "zone" (the supply office's code), "customer_class"
+    or "area" (the least transformer area code of the account's service points); "—" where
+    there is none. Each posting is counted in the first day it was booked by; a bill's
+    balance carries to the days after until its next change, and only non-zero balances
+    are kept, so the work grows with the open items, not with postings × days.
+    """
+    days = union_all(
+        *(
+            select(
+                literal(i).label("idx"),
+                literal(day, Date).label("day"),
+                literal(as_of[i - 1] if i else date.min, Date).label("before"),
+                *(literal(cut, Date).label(f"cut{k}") for k, cut in enumerate(cuts[i])),
+            )
+            for i, day in enumerate(as_of)
+        )
+    ).cte("days")
+    receivable_id = select(LedgerAccount.id).where(LedgerAccount.code == RECEIVABLE)
+    deltas = (
+        select(
+            Posting.account_id,
+            Posting.bill_id,
+            days.c.idx,
+            func.sum(Posting.amount_minor).label("delta"),
+        )
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(
+            days, (JournalEntry.booked_on <= days.c.day) & (JournalEntry.booked_on > days.c.before)
+        )
+        .where(
+            Posting.ledger_account_id == receivable_id.scalar_subquery(),
+            Posting.bill_id.is_not(None),
+        )
+        .group_by(Posting.account_id, Posting.bill_id, days.c.idx)
+        .cte("deltas")
+    )
+    bill = (deltas.c.account_id, deltas.c.bill_id)
+    balances = select(
+        deltas.c.account_id,
+        deltas.c.bill_id,
+        deltas.c.idx,
+        func.sum(deltas.c.delta).over(partition_by=bill, order_by=deltas.c.idx).label("open_minor"),
+        func.lead(deltas.c.idx, 1, len(as_of))
+        .over(partition_by=bill, order_by=deltas.c.idx)
+        .label("next_idx"),
+    ).cte("balances")
+    on = days.alias("on_day")
+    bucket = case(
+        *((Bill.bill_date >= on.c[f"cut{k}"], k) for k in range(len(cuts[0]))),
+        else_=len(cuts[0]),
+    )
+    grouped: ColumnElement[str] | InstrumentedAttribute[str]
+    stmt = (
+        select(on.c.idx, bucket.label("bucket"), balances.c.open_minor)
+        .select_from(balances)
+        .join(on, (on.c.idx >= balances.c.idx) & (on.c.idx < balances.c.next_idx))
+        .join(Bill, Bill.id == balances.c.bill_id)
+        .where(balances.c.open_minor != 0)
+    )
+    if group is None:
+        grouped = literal("all")
+    elif group == "area":
+        areas = (
+            select(ServicePoint.account_id, func.min(TransformerArea.code).label("code"))
+            .join(TransformerArea, TransformerArea.id == ServicePoint.transformer_area_id)
+            .where(ServicePoint.account_id.is_not(None))
+            .group_by(ServicePoint.account_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(areas, areas.c.account_id == balances.c.account_id)
+        grouped = func.coalesce(areas.c.code, "—")
+    else:
+        stmt = stmt.join(Account, Account.id == balances.c.account_id)
+        if group == "zone":
+            stmt = stmt.join(Zone, Zone.id == Account.zone_id)
+            grouped = Zone.code
+        else:
+            stmt = stmt.join(Customer, Customer.id == Account.customer_id)
+            grouped = Customer.customer_class
+    rows = stmt.add_columns(grouped.label("grp")).subquery()
+    totals = select(rows.c.idx, rows.c.grp, rows.c.bucket, func.sum(rows.c.open_minor)).group_by(
+        rows.c.idx, rows.c.grp, rows.c.bucket
+    )
+    frame = pd.DataFrame(
+        session.execute(totals).tuples().all(), columns=["idx", "grp", "bucket", "open_minor"]
+    )
+    return frame.astype({"idx": np.int64, "bucket": np.int64, "open_minor": np.int64})

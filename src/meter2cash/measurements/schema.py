@@ -18,6 +18,14 @@ VALUE_TYPE: Final = pa.decimal128(18, 4)
 """Stored energy [kWh], reactive energy [kvarh] and register values: 4 decimal places."""
 UTC_TS: Final = pa.timestamp("us", tz="UTC")
 
+ENERGY_REGISTERS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
+"""Active energy registers [kWh]: import total, import by rate 1–4 (尖峰平谷), export."""
+REACTIVE_REGISTER: Final = "R+"
+"""Combined reactive energy 1 [kvarh], on three-phase C&I meters: cumulative like A+."""
+DEMAND_REGISTER: Final = "MD+"
+"""Forward active maximum demand [kW] since the last monthly settlement: a running maximum."""
+REGISTER_CHANNELS: Final = (*ENERGY_REGISTERS, REACTIVE_REGISTER, DEMAND_REGISTER)
+"""Every register channel the store keeps (see docs/architecture.md)."""
 READ_TYPES: Final = ("daily_frozen", "on_demand")
 RAW: Final = "raw"
 VERSION_QUALITIES: Final = ("valid", "estimated", "edited")

@@ -155,10 +155,11 @@ class MeasurementStore:
     # ------------------------------------------------------------------ ingest
 
     def ingest_register_reads(self, table: pa.Table, *, source: str) -> IngestReport:
-        """Store raw register reads [kWh, as the meter shows them, before the multiplier].
+        """Store raw register reads [kWh; kvarh for ``R+``, kW for ``MD+``; as the meter shows
+        them, before the multiplier].
 
-        Columns: ``meter_no``, ``channel`` (``A+``, ``A+1``…``A+4``, ``A-``), ``ts``
-        (timezone-aware timestamp), ``value`` (float, decimal or integer; stored as
+        Columns: ``meter_no``, ``channel`` (``A+``, ``A+1``…``A+4``, ``A-``, ``R+``,
+        ``MD+``), ``ts`` (timezone-aware timestamp), ``value`` (float, decimal or integer; stored as
         DECIMAL(18,4), see :func:`_value_sql`) and optionally ``read_type``
         (``daily_frozen`` when absent or null, or ``on_demand``).
         """

@@ -63,6 +63,8 @@ CONTRACT_DEMAND_OF_MEAN: Final = 2.1
 """Declared contract demand (合同最大需量) ÷ mean load [1], rounded up to 10 kW: the
 plant's usual monthly peak; now and then a month passes 105 % of it."""
 _PAYMENT_TERMS_DAYS: Final = np.array([20, 15, 10])
+PREPAY_SHARE: Final = 0.05
+"""Share of residential accounts on prepay with remote fee control (费控) [-]."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,12 @@ def _local_instant(day: date, hour: int, tz: ZoneInfo) -> pd.Timestamp:
 def build_grid(
     rng: np.random.Generator, accounts: int, start: date, days: int, tz: ZoneInfo
 ) -> Grid:
-    """Draw a utility's assets for ``accounts`` customer accounts simulated for ``days``."""
+    """Draw a utility's assets for ``accounts`` customer accounts simulated for ``days``.
+
+    Which residential accounts are prepay is drawn from a stream spawned from ``rng``:
+    spawning leaves ``rng``'s own draws, and so every other asset, as they were.
+    """
+    prepay_rng = rng.spawn(1)[0]
     n_zones = max(2, round(accounts / ACCOUNTS_PER_ZONE))
     n_areas = max(n_zones, round(accounts / ACCOUNTS_PER_AREA))
 
@@ -231,6 +238,7 @@ def build_grid(
             "household_size": np.where(is_res, household, 0),
             "payment_terms_days": _PAYMENT_TERMS_DAYS[klass],
             "opened_on": opened_on,
+            "prepay": is_res & (prepay_rng.random(accounts) < PREPAY_SHARE),
         }
     )
 

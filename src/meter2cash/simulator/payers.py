@@ -2,12 +2,17 @@
 
 Each account carries one behaviour for the whole simulation. A payment's randomness is drawn from
 a hash of (seed, account, bill), so a bill is paid the same way whichever other bills are passed.
+
+Prepay customers (费控户) pay no bills: they top up, in answer to what fee control tells them
+(:class:`PrepayCustomers`). Their behaviour and each top-up are drawn from a hash of (seed,
+account[, notice, instant]) likewise.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -93,3 +98,89 @@ def simulate_payments(
         },
         columns=list(PAYMENT_COLUMNS),
     )
+
+
+TOP_UP_BEHAVIOURS: Final = ("when_warned", "when_cut", "late")
+TOP_UP_SHARES: Final = (0.60, 0.30, 0.10)
+NOTICES: Final = ("opened", "warning", "zero", "cut")
+"""What reaches a prepay customer: its account goes on prepay, a low-balance warning, the
+balance used up, supply cut."""
+ANSWER_HOURS: Final[dict[str, dict[str, tuple[int, int]]]] = {
+    "opened": {"when_warned": (0, 8), "when_cut": (0, 8), "late": (0, 8)},
+    "warning": {"when_warned": (0, 24)},
+    "zero": {"when_warned": (0, 12)},
+    "cut": {"when_warned": (0, 6), "when_cut": (1, 48), "late": (72, 240)},
+}
+"""Per notice and behaviour, the range of hours [h] after it within which the customer tops
+up; a behaviour not named lets the notice pass."""
+OPENING_YUAN: Final = (50, 100, 150, 200)
+TOP_UP_YUAN: Final = (100, 150, 200, 300)
+"""What a customer puts in [yuan]: at the start, and later on top of what it owes."""
+TOP_UP_STEP_YUAN: Final = 50
+"""Top-ups are whole multiples of this [yuan]."""
+TOP_UP_CHANNELS: Final = ("wechat", "alipay", "counter", "agent")
+TOP_UP_CHANNEL_SHARES: Final = (0.45, 0.35, 0.10, 0.10)
+TOP_UP_COLUMNS: Final = ("account_no", "amount_minor", "paid_at", "channel", "transaction_id")
+
+
+class PrepayCustomers:
+    """The simulated prepay customers answering fee control.
+
+    :meth:`notify` hands them notices; each customer tops up — or lets the notice pass — as
+    its behaviour (:data:`TOP_UP_BEHAVIOURS`) has it (:data:`ANSWER_HOURS`), paying what
+    its balance owes plus a round amount; one with a top-up on the way answers nothing
+    else. :meth:`made_by` hands the top-ups made by an instant over, once.
+    """
+
+    def __init__(self, accounts: Sequence[str], salt: str) -> None:
+        self._salt = salt
+        _, u = _uniforms(f"{salt}|prepay", list(accounts), [""] * len(accounts))
+        kinds = np.searchsorted(np.cumsum(TOP_UP_SHARES), u[:, 0], side="right")
+        self.behaviour = {
+            a: TOP_UP_BEHAVIOURS[min(int(k), len(TOP_UP_BEHAVIOURS) - 1)]
+            for a, k in zip(accounts, kinds, strict=True)
+        }
+        self._pending: dict[str, tuple[int, datetime, str, str]] = {}
+
+    def notify(self, notices: pd.DataFrame) -> None:
+        """Hand over ``notices``: account_no, notice (:data:`NOTICES`), at (aware instant),
+        balance_minor [fen, negative = owed] when it was sent. Unknown accounts are not
+        prepay customers and let it pass."""
+        rows = notices[notices["account_no"].isin(self.behaviour.keys())]
+        rows = rows[~rows["account_no"].isin(self._pending.keys())]
+        rows = rows.drop_duplicates("account_no")  # the first notice of a run is answered
+        if rows.empty:
+            return
+        accounts = rows["account_no"].astype(str).tolist()
+        keys = [
+            f"{n}|{pd.Timestamp(t).isoformat()}"
+            for n, t in zip(rows["notice"], rows["at"], strict=True)
+        ]
+        ids, u = _uniforms(f"{self._salt}|top-up", accounts, keys)
+        for i, r in enumerate(rows.itertuples(index=False)):
+            hours = ANSWER_HOURS[str(r.notice)].get(self.behaviour[str(r.account_no)])
+            if hours is None:
+                continue
+            wait = timedelta(hours=hours[0] + u[i, 0] * (hours[1] - hours[0]))
+            options = OPENING_YUAN if r.notice == "opened" else TOP_UP_YUAN
+            base = options[min(int(u[i, 1] * len(options)), len(options) - 1)] * 100
+            step = TOP_UP_STEP_YUAN * 100
+            amount = -(-(max(-int(r.balance_minor), 0) + base) // step) * step
+            channel = int(np.searchsorted(np.cumsum(TOP_UP_CHANNEL_SHARES), u[i, 2], "right"))
+            name = TOP_UP_CHANNELS[min(channel, len(TOP_UP_CHANNELS) - 1)]
+            prefix = _CHANNEL_PREFIX[CHANNELS.index(name)]
+            self._pending[str(r.account_no)] = (amount, r.at + wait, name, prefix + ids[i])
+
+    def next_at(self) -> datetime | None:
+        """When the next top-up on the way is made (None: none is)."""
+        return min((p[1] for p in self._pending.values()), default=None)
+
+    def made_by(self, until: datetime) -> pd.DataFrame:
+        """The top-ups made by ``until`` and not handed over yet (:data:`TOP_UP_COLUMNS`,
+        amount_minor [fen]), oldest first."""
+        due = sorted((p[1], a) for a, p in self._pending.items() if p[1] <= until)
+        rows = []
+        for _, account in due:
+            amount, at, channel, transaction = self._pending.pop(account)
+            rows.append((account, amount, at, channel, transaction))
+        return pd.DataFrame(rows, columns=list(TOP_UP_COLUMNS))

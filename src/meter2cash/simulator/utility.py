@@ -26,6 +26,9 @@ from meter2cash.measurements.schema import (
     DELIVERED_EVENTS,
     DELIVERED_INTERVALS,
     DELIVERED_REGISTER_READS,
+    DEMAND_REGISTER,
+    ENERGY_REGISTERS,
+    REACTIVE_REGISTER,
 )
 from meter2cash.simulator import payers
 from meter2cash.simulator.grid import Grid, build_grid
@@ -53,7 +56,11 @@ IntArray = npt.NDArray[np.int64]
 _GRID, _WEATHER, _FAULTS, _PAYERS, _LOADS, _OUTAGES, _READS, _EVENTS = range(8)
 _US: Final = 1_000_000
 _SLOT_US: Final = 900 * _US
-REGISTER_CHANNELS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
+DEMAND_RANGE_KW: Final = 99.9999
+"""Highest maximum demand a meter shows (DL/T 645 ``XX.XXXX`` kW) [kW, meter side]."""
+C_AND_I_CHANNELS: Final = (REACTIVE_REGISTER, DEMAND_REGISTER)
+"""Daily freezes only the meters with ``records_intervals`` keep: combined reactive 1
+[kvarh] and forward active maximum demand since the month's settlement [kW]."""
 DUPLICATE_SHARE: Final = 0.001
 """Share of register rows the head-end delivers twice [-]."""
 CONCENTRATOR_DOWN_PROBABILITY: Final = 0.002
@@ -177,6 +184,9 @@ class SimulatedUtility:
         reactive = np.empty((spec.days, n))
         self._tan_phi = np.concatenate([grid.loads.tan_phi, grid.supply_tan_phi])
         self._true_daily = np.empty((spec.days, n))
+        self._demand_register = np.full((spec.days, n), np.nan)
+        self._demand_time = np.full((spec.days, n), np.datetime64("NaT"), dtype="datetime64[s]")
+        curve = np.flatnonzero(grid.records_intervals)
         for d in range(spec.days):
             energy = self._energy(d).true_kwh
             daily = energy.sum(axis=1)
@@ -188,9 +198,29 @@ class SimulatedUtility:
             rates[d] *= to_meter[:, None]
             reverse[d] = daily * self._faults.reverse_factor(d) / grid.multiplier
             reactive[d] = daily * to_meter * self._tan_phi
+            self._advance_demand(d, energy[curve] * to_meter[curve, None], curve)
         self._rate_registers = grid.registers_at_start + np.cumsum(rates, axis=0)
         self._reverse_register = np.cumsum(reverse, axis=0)
         self._reactive_register = np.cumsum(reactive, axis=0)
+
+    def _advance_demand(self, d: int, recorded: FloatArray, meters: IntArray) -> None:
+        """Fill day index ``d`` of the demand register of ``meters`` from the energy they
+        recorded in each quarter-hour [kWh, meter side], (meters, 96): the day's highest
+        quarter-hour demand (kWh × 4, at most :data:`DEMAND_RANGE_KW`) [kW] raises the running
+        maximum, which the settlement at 00:00 on the 1st (just after the freeze closing the
+        month) clears."""
+        slot = recorded.argmax(axis=1)
+        peak = np.minimum(recorded[np.arange(len(meters)), slot] * 4, DEMAND_RANGE_KW)
+        day_start = np.datetime64(int(local_midnight(self._dates[d], self._tz).timestamp()), "s")
+        ends = day_start + (slot + 1).astype("timedelta64[s]") * 900
+        at = np.where(peak > 0, ends, np.datetime64("NaT"))
+        if d > 0 and self._dates[d].day != 1:
+            before = self._demand_register[d - 1, meters]
+            higher = peak > before
+            peak = np.where(higher, peak, before)
+            at = np.where(higher, at, self._demand_time[d - 1, meters])
+        self._demand_register[d, meters] = peak
+        self._demand_time[d, meters] = at
 
     # What the meters themselves hold (for meters that answer on the wire) -------------------
     @property
@@ -202,6 +232,29 @@ class SimulatedUtility:
     def reverse_register(self) -> FloatArray:
         """Reverse active register at the end of each day [kWh, meter side], (days, meters)."""
         return self._reverse_register
+
+    @property
+    def reactive_register(self) -> FloatArray:
+        """Combined reactive 1 register at the end of each day [kvarh, meter side], (days,
+        meters): the forward energy as the meter records it × tan φ, from 0 at the start of
+        the simulation. Only meters with ``records_intervals`` (three-phase C&I and supply
+        meters) keep it."""
+        return self._reactive_register
+
+    @property
+    def demand_register(self) -> FloatArray:
+        """Forward active maximum demand at the end of each day [kW, meter side], (days,
+        meters): the highest quarter-hour demand (the recorded kWh of a quarter-hour × 4)
+        since the last settlement — 00:00 on the 1st of the month, just after the freeze
+        that closes the month — or since the start of the simulation. NaN for meters without
+        ``records_intervals``, which keep no demand register."""
+        return self._demand_register
+
+    @property
+    def demand_time(self) -> npt.NDArray[np.datetime64]:
+        """When each :attr:`demand_register` value occurred: the end of its quarter-hour
+        [UTC, datetime64 s], (days, meters); NaT while the demand is 0 or not kept."""
+        return self._demand_time
 
     @property
     def faults(self) -> FaultPlan:
@@ -237,7 +290,8 @@ class SimulatedUtility:
     @property
     def accounts(self) -> pd.DataFrame:
         """account_no, customer_no, zone_code, route_code, tariff_code, household_size
-        (0 for businesses), payment_terms_days [d], opened_on."""
+        (0 for businesses), payment_terms_days [d], opened_on, prepay (a 费控 customer who
+        tops up: :meth:`prepay_customers`)."""
         return self._grid.accounts
 
     @property
@@ -387,7 +441,7 @@ class SimulatedUtility:
         rates = np.round(self._rate_registers[d, meters], 2)
         total = np.round(rates.sum(axis=1), 2)
         values = np.column_stack([total, rates, np.round(self._reverse_register[d, meters], 2)])
-        channels = len(REGISTER_CHANNELS)
+        channels = len(ENERGY_REGISTERS)
         meter_idx = np.repeat(meters, channels)
         channel_idx = np.tile(np.arange(channels), len(meters))
         flat = values.ravel()
@@ -395,11 +449,22 @@ class SimulatedUtility:
         meter_idx = np.concatenate([meter_idx, meter_idx[again]])
         channel_idx = np.concatenate([channel_idx, channel_idx[again]])
         flat = np.concatenate([flat, flat[again]])
+        # The C&I meters' reactive and demand registers, never duplicated (no new draws).
+        kept = meters[self._grid.records_intervals[meters]]
+        extra = np.column_stack(
+            [
+                np.round(self._reactive_register[d, kept], 2),
+                np.round(self._demand_register[d, kept], 4),
+            ]
+        )
+        meter_idx = np.concatenate([meter_idx, np.repeat(kept, 2)])
+        channel_idx = np.concatenate([channel_idx, np.tile([channels, channels + 1], len(kept))])
+        flat = np.concatenate([flat, extra.ravel()])
         rows = len(flat)
         return pa.table(
             [
                 self._meter_no.take(meter_idx),
-                pa.array(REGISTER_CHANNELS, pa.string()).take(channel_idx),
+                pa.array([*ENERGY_REGISTERS, *C_AND_I_CHANNELS], pa.string()).take(channel_idx),
                 pa.array(np.full(rows, freeze_us, dtype=np.int64), pa.timestamp("us", tz="UTC")),
                 pa.array(flat, pa.float64()),
                 pa.array(["daily_frozen"], pa.string()).take(np.zeros(rows, dtype=np.int64)),
@@ -556,6 +621,12 @@ class SimulatedUtility:
         )
         last_day = self.spec.end - timedelta(days=1)
         return payers.simulate_payments(bills, behaviour, self.spec.fingerprint(), last_day)
+
+    def prepay_customers(self) -> payers.PrepayCustomers:
+        """The prepay accounts' customers, who top up as fee control's notices reach them."""
+        accounts = self._grid.accounts
+        prepay = accounts.loc[accounts["prepay"].to_numpy(bool), "account_no"].tolist()
+        return payers.PrepayCustomers(prepay, self.spec.fingerprint())
 
 
 def build_utility(spec: UtilitySpec) -> SimulatedUtility:

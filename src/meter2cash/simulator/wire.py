@@ -7,6 +7,11 @@ drops the freezes the simulated PLC lost that day, while the meter itself still 
 Values are rounded as ``collect_day`` rounds them (rates to 0.01 kWh, total = the rounded sum of
 the rounded rates), so a read over the wire equals the simulator's delivered read.
 
+The meters with ``records_intervals`` (three-phase C&I and supply meters) also keep the combined
+reactive 1 register and the forward active maximum demand, frozen daily (``050603xx``,
+``050609xx``) and current (``00030000``, ``01010000``); the others answer those DIs with ERR 02
+(no such data). See :meth:`MeterBank._register_freeze` for what the rate fields hold.
+
 A meter silent on the day before ``today`` (dead or in a communication-loss spell) never answers.
 
 >>> import asyncio
@@ -26,7 +31,7 @@ import asyncio
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Final, Literal
@@ -157,6 +162,10 @@ class MeterBank:
         ):
             self.meters_by_concentrator.setdefault(str(code), []).append((meter_no, address))
         self._reverse = utility.reverse_register
+        self._reactive = utility.reactive_register  # (days, meters) [kvarh, meter side]
+        self._demand = utility.demand_register  # (days, meters) [kW, meter side]
+        self._demand_time = utility.demand_time
+        self._keeps_registers = meters["records_intervals"].to_numpy(dtype=np.bool_)
         curve = utility.meter_day(today - timedelta(days=1))
         self._curve = curve
         self._curve_row = {
@@ -251,6 +260,10 @@ class MeterBank:
             return block if di == "0001FF00" else [block[int(di[4:6], 16)]]
         if di3_di1 == "050601" and 1 <= di0 <= DAILY_FREEZES:
             return self._freeze(i, di0)
+        if di3_di1 in ("050603", "050609") and 1 <= di0 <= DAILY_FREEZES:
+            return self._register_freeze(i, di3_di1, di0)
+        if di in ("00030000", "01010000"):
+            return self._current_register(i, di)
         if di3_di1 == "050600" and 1 <= di0 <= DAILY_FREEZES:
             if self._freeze(i, di0) is None:
                 return None
@@ -403,6 +416,38 @@ class MeterBank:
         volts[single, 1:] = np.nan
         amps[single, 1:] = np.nan
         return volts, amps
+
+    def _register_freeze(self, i: int, di3_di1: str, last: int) -> list[ValueType] | None:
+        """The combined reactive 1 block (``050603``: total [kvarh] then rates 1–4, the total
+        split by the shares of the A+ rate registers in the same freeze, each rounded to
+        0.01 kvarh) or the forward active maximum demand block (``050609``: total demand
+        [kW] and its time, rates 1–4 filler — the meters keep no demand per rate) of meter
+        ``i``, ``last`` freezes back; ``None`` before the simulation or for a meter without
+        these registers."""
+        d = self._newest - (last - 1)
+        if d < 0 or not self._keeps_registers[i]:
+            return None
+        if di3_di1 == "050603":
+            total = float(np.round(self._reactive[d, i], 2))
+            rates = self._registers[d, i]
+            shares = rates / rates.sum() if rates.sum() > 0 else np.zeros_like(rates)
+            return [_kwh(x) for x in (total, *np.round(total * shares, 2))]
+        stamp = self._demand_time[d, i]
+        at = None if np.isnat(stamp) else datetime.fromtimestamp(int(stamp.astype(int)), UTC)
+        demand = Decimal(f"{np.round(self._demand[d, i], 4):.4f}")
+        return [demand, at, *([None] * 8)]
+
+    def _current_register(self, i: int, di: str) -> list[ValueType] | None:
+        """Combined reactive 1 total ``00030000`` [kvarh] or forward active maximum demand and
+        its time ``01010000`` [kW] of meter ``i`` now, just after midnight: the newest freeze,
+        except that on the 1st the settlement has just cleared the demand (0, no time)."""
+        if di == "00030000":
+            block = self._register_freeze(i, "050603", 1)
+            return None if block is None else block[:1]
+        block = self._register_freeze(i, "050609", 1)
+        if block is None:
+            return None
+        return [Decimal("0.0000"), None] if self.today.day == 1 else block[:2]
 
     def _freeze(self, i: int, last: int) -> list[ValueType] | None:
         """Total and rates 1–4 [kWh] frozen ``last`` freezes back, or ``None`` before the

@@ -59,6 +59,7 @@ from meter2cash.tariffs.schema import (
 )
 from meter2cash.tariffs.tax import RATE_PLACES, tax_amount, tax_rates
 from meter2cash.tariffs.tiers import (
+    DEMAND_SOURCE,
     kwh_by_period_tier,
     kwh_by_tier,
     tier_bound_scale,
@@ -520,7 +521,7 @@ def _component_lines(
             if det.max_demand_kw is None:
                 raise TariffError(
                     "the tariff bills monthly maximum demand but the determinants have none",
-                    "supply max_demand_kw from the interval data or the demand register",
+                    DEMAND_SOURCE,
                 )
             season = component.months[det.period_end.month - 1]
             return _block_lines(
@@ -666,7 +667,8 @@ def _bounds_in_force(
 
 def _required(value: Decimal | None, name: str, why: str) -> Decimal:
     if value is None:
-        raise TariffError(f"{why} but the determinants have no {name}", f"supply {name}")
+        hint = DEMAND_SOURCE if name == "max_demand_kw" else f"supply {name}"
+        raise TariffError(f"{why} but the determinants have no {name}", hint)
     return value
 
 
@@ -742,7 +744,7 @@ def _pf_lines(
     if det.kvarh_total is None:
         raise TariffError(
             "the tariff has a power-factor adjustment but the determinants have no kvarh",
-            "read the reactive-energy register (kvarh) for this service point",
+            "read the meter's reactive-energy register (R+, kvarh) or its 15-minute kvarh curve",
         )
     if det.kwh_total == 0 and det.kvarh_total == 0:
         return []

@@ -17,6 +17,10 @@ from meter2cash.tariffs.schema import (
 )
 
 ZERO: Final = Decimal(0)
+DEMAND_SOURCE: Final = (
+    "read the meter's maximum-demand register (MD+) or a complete 15-minute curve of it"
+)
+"""How to supply a missing maximum demand (the fix of the error a tariff gives without one)."""
 
 
 def kwh_by_tier(
@@ -110,7 +114,7 @@ def tier_bound_scale(unit: EnergyTierUnit, max_demand_kw: Decimal | None, days: 
         if max_demand_kw is None:
             raise TariffError(
                 f"the tariff's blocks are in {unit} but the determinants have no maximum demand",
-                "supply max_demand_kw from the interval data or the demand register",
+                DEMAND_SOURCE,
             )
         scale *= max_demand_kw
     return scale

@@ -21,6 +21,11 @@ Reads are computed in store units (0.0001 kWh) as rounded cumulative shares of t
 a gap's increments are never negative, stay between the reads around it and add up to the
 delta exactly. A register with N integer digits wraps at 10^N: a delta across a rollover is
 the wrap plus the later read less the earlier, and estimates past the wrap start again at 0.
+Every cumulative register is estimated alike — A+ and its rate registers [kWh], A−, and the
+reactive-energy register R+ [kvarh] (``interval_sum`` and the meter's running-mean prior
+apply to A+ alone, so R+ goes by its own profile, else linear, else ``usage_history``). The
+maximum-demand register (:data:`NOT_ESTIMATED`) is not cumulative and is never estimated:
+billing takes the largest freeze there is and flags the bill when the closing one is missing.
 Nothing here touches a database or a file.
 """
 
@@ -33,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from meter2cash.core.calendar import DAY_TYPES
+from meter2cash.measurements.schema import DEMAND_REGISTER, REACTIVE_REGISTER
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -40,6 +46,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 UNITS_PER_KWH: Final = 10_000
 """The store keeps register values to 0.0001 kWh."""
+NOT_ESTIMATED: Final = (DEMAND_REGISTER,)
+"""Register channels that are not cumulative energy (maximum demand [kW]): not estimated."""
 
 ACTUAL: Final = "actual"
 INTERVAL_SUM: Final = "interval_sum"
@@ -100,6 +108,11 @@ class DailyReadEstimates:
 
     def method_names(self) -> npt.NDArray[np.str_]:
         return np.asarray(METHODS)[self.method]
+
+
+def unit_of(channel: str) -> str:
+    """The unit of a cumulative register channel's values: kvarh for R+, else kWh."""
+    return "kvarh" if channel == REACTIVE_REGISTER else "kWh"
 
 
 def register_steps(values: FloatArray, wrap: FloatArray) -> FloatArray:

@@ -37,12 +37,12 @@ from meter2cash.core.timezones import local_midnight, parse_instant, to_utc
 from meter2cash.db import audit
 from meter2cash.db.audit import AuditEvent
 from meter2cash.engines.base import BatchEngine
+from meter2cash.measurements.schema import DEMAND_REGISTER, REGISTER_CHANNELS
 from meter2cash.measurements.store import MeasurementStore
 from meter2cash.vee.findings import RESOLVED, close_findings, findings_at
 from meter2cash.vee.models import VeeFinding
 from meter2cash.vee.points import (
     INTERVAL_CHANNELS,
-    REGISTER_CHANNELS,
     Neighbour,
     Point,
     local_text,
@@ -504,7 +504,8 @@ def _check_monotonic(
     stored: bool,
     beside: tuple[Neighbour | None, Neighbour | None],
 ) -> bool:
-    """Refuse a register value below the real read before it or above the one after it.
+    """Refuse a register value below the real read before it or above the one after it
+    (not for the maximum-demand register, which falls at each monthly settlement).
 
     ``beside`` (values edited with this one) stand in for the store's reads where nearer, or
     as near. Returns True when ``force`` let a break through. A new point with no real read
@@ -530,6 +531,8 @@ def _check_monotonic(
             "check the meter and channel",
         )
     broken = None
+    if point.channel == DEMAND_REGISTER:
+        return False  # a running maximum cleared monthly: the rule chain judges it after
     if before is not None and value < before.value:
         broken = f"below the read before it ({before.value} at {local_text(before.ts, tz)})"
     elif after is not None and value > after.value:

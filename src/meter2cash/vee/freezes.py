@@ -1,4 +1,10 @@
-"""The VEE job over daily register reads: validate freezes, estimate what can be, queue the rest."""
+"""The VEE job over daily register reads: validate freezes, estimate what can be, queue the rest.
+
+It works on the cumulative registers (A+, A+1…A+4, A−, R+). The maximum-demand register
+(MD+) is a running maximum, not an energy count: it is neither estimated nor checked for
+decreases here; the rule chain judges it (``demand_register_fall``, ``negative_demand`` in
+:mod:`meter2cash.vee.validation`) and billing takes the largest freeze it has.
+"""
 
 from __future__ import annotations
 
@@ -73,8 +79,10 @@ def freeze_instants(first: date, last: date, tz: ZoneInfo) -> pd.DatetimeIndex:
 def freeze_matrix(
     store: MeasurementStore, meters: list[str], first: date, last: date
 ) -> FreezeMatrix:
-    """The current daily freezes of ``meters`` stamped ``first``…``last``, on every channel
-    read in the span (``A+`` when none).
+    """The current daily freezes of ``meters`` stamped ``first``…``last``, on every
+    cumulative channel read in the span (``A+`` when none; :data:`daily_reads.NOT_ESTIMATED`
+    left out): a row for every meter's ``A+``, and for its other channels when it has a read
+    of them in the span (a single-phase meter has no R+ to miss).
 
     Freezes are read straight from the store's files in one DuckDB query (the newest version
     of each key); then every meter with a missing or estimated freeze is read again through
@@ -97,7 +105,10 @@ def freeze_matrix(
         open_end[row, column] = reads["open_end"][at_midnight]
 
     place(row, column, reads)
-    unsettled = (np.isnan(values) | estimated).reshape(len(meter_list), -1).any(axis=1)
+    channel = np.tile(np.array(channels, dtype=object), len(meter_list))
+    kept = (channel == "A+") | ~np.isnan(values).all(axis=1)  # meters without an R+ have no row
+    holes = (np.isnan(values) | estimated) & kept[:, None]
+    unsettled = holes.reshape(len(meter_list), -1).any(axis=1)
     if unsettled.any():
         again = [meter_list[i] for i in np.flatnonzero(unsettled)]
         rows = np.flatnonzero(unsettled)[:, None] * len(channels) + np.arange(len(channels))
@@ -125,12 +136,12 @@ def freeze_matrix(
             },
         )
     return FreezeMatrix(
-        meter_no=np.repeat(np.array(meter_list, dtype=object), len(channels)),
-        channel=np.tile(np.array(channels, dtype=object), len(meter_list)),
+        meter_no=np.repeat(np.array(meter_list, dtype=object), len(channels))[kept],
+        channel=channel[kept],
         instants=instants,
-        values=values,
-        estimated=estimated,
-        open_end=open_end,
+        values=values[kept],
+        estimated=estimated[kept],
+        open_end=open_end[kept],
     )
 
 
@@ -151,7 +162,8 @@ def _files_freezes(
     files = (
         f"read_parquet('{store.glob('register_reads')}', hive_partitioning = true) "
         f"WHERE CAST(local_date AS DATE) BETWEEN DATE '{first}' AND DATE '{last}' "
-        "AND read_type = 'daily_frozen'"
+        "AND read_type = 'daily_frozen' "
+        f"AND channel NOT IN ({', '.join(repr(c) for c in dr.NOT_ESTIMATED)})"
     )
     channels = sorted(c for (c,) in con.execute(f"SELECT DISTINCT channel FROM {files}").fetchall())
     channels = channels or ["A+"]
@@ -347,9 +359,10 @@ def _estimate_findings(
     end = span.values[series, np.maximum(after, 0)]
     why = [r.format(max_open_days=limits.max_open_days) for r in dr.REASONS]
     detail = [
-        _detail(m, why[r], days[b], s, days[a] if a >= 0 else None, e, kwh, c - b)
-        for m, r, b, s, a, e, kwh, c in zip(
+        _detail(m, dr.unit_of(ch), why[r], days[b], s, days[a] if a >= 0 else None, e, kwh, c - b)
+        for m, ch, r, b, s, a, e, kwh, c in zip(
             est.method_names()[chosen],
+            span.channel[series],
             est.reason[chosen],
             before,
             start,
@@ -376,6 +389,7 @@ def _estimate_findings(
 
 def _detail(
     method: str,
+    unit: str,
     why: str,
     start_day: date,
     start: float,
@@ -389,7 +403,7 @@ def _detail(
     if method in (dr.PROFILE, dr.LINEAR):
         return f"estimated by {method} between {start_day} {start:.4f} and {end_day} {end:.4f}"
     what = "of intervals" if method == dr.INTERVAL_SUM else "of expected use"
-    return f"estimated by {method}: {start_day} {start:.4f} + {kwh:.4f} kWh {what} over {days} d"
+    return f"estimated by {method}: {start_day} {start:.4f} + {kwh:.4f} {unit} {what} over {days} d"
 
 
 def _flag_findings(span: FreezeMatrix, flag: dr.BoolArray, rule: str, detail: str) -> pd.DataFrame:

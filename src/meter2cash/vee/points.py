@@ -15,11 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from meter2cash.measurements.schema import Kind
+from meter2cash.measurements.schema import REGISTER_CHANNELS, Kind
 from meter2cash.measurements.store import MeasurementStore
 
-REGISTER_CHANNELS: Final = ("A+", "A+1", "A+2", "A+3", "A+4", "A-")
-"""Cumulative register channels [kWh, as the meter shows them] (see docs/architecture.md)."""
 INTERVAL_CHANNELS: Final = ("kWh", "kvarh")
 """15-minute interval channels [kWh, kvarh per interval]."""
 

@@ -60,7 +60,16 @@ from meter2cash.vee.points import Point, neighbours
 
 MISSING_DAY: Final = "missing_day"
 """The rule chain's "no daily freeze closing the day", stamped on the day it is about."""
-REJUDGED_READS: Final = (rules.MISSING, MISSING_DAY, rules.NEGATIVE, rules.DECREASING)
+DEMAND_FALL: Final = "demand_register_fall"
+NEGATIVE_DEMAND: Final = "negative_demand"
+REJUDGED_READS: Final = (
+    rules.MISSING,
+    MISSING_DAY,
+    rules.NEGATIVE,
+    rules.DECREASING,
+    DEMAND_FALL,
+    NEGATIVE_DEMAND,
+)
 """Rules whose open findings on a re-run register channel are judged again on its freezes."""
 REJUDGED_DAYS: Final = (
     "missing_intervals",
@@ -471,7 +480,29 @@ def _settled_status(
         return RESOLVED
     if finding.rule == rules.DECREASING and key[1] != opening and not grid.at[key, "decreasing"]:
         return RESOLVED
+    if finding.rule == NEGATIVE_DEMAND and grid.at[key, "value"] >= 0:
+        return RESOLVED
+    if finding.rule == DEMAND_FALL and not _demand_falls(grid, key, tz):
+        return RESOLVED
     return None
+
+
+def _demand_falls(grid: pd.DataFrame, key: tuple[str, pd.Timestamp], tz: ZoneInfo) -> bool:
+    """The maximum-demand freeze at ``key`` is still below the one before it in the same
+    settlement month (the month of the day a freeze closes); True when that cannot be told."""
+    channel, stamp = key
+    earlier = grid.loc[channel]
+    earlier = earlier[(earlier.index < stamp) & earlier["value"].notna()]
+    if earlier.empty:
+        return True
+
+    def settles(at: pd.Timestamp) -> tuple[int, int]:
+        closed = at.tz_convert(tz).date() - DAY
+        return closed.year, closed.month
+
+    before = earlier.index[-1]
+    same_month = settles(before) == settles(stamp)
+    return bool(same_month and grid.at[key, "value"] < earlier["value"].iloc[-1])
 
 
 def _clear_days(

@@ -10,6 +10,12 @@ Ibis expression, so DuckDB and Spark run the same chain; history statistics come
 per meter (:mod:`meter2cash.vee.history`), so no rule rescans history.
 
 Findings stamped on a day (a missing or implausible day) carry the day's local midnight.
+
+Register channels: the energy registers (A+, the rate registers A+1…A+4, A−, and the
+reactive-energy register R+ [kvarh]) are cumulative and wrap at 10^digits; the
+maximum-demand register MD+ [kW] is a running maximum that the meter settles (resets to the
+new day's own maximum) at local 00:00 on the 1st of each month, so it has rules of its own
+(``demand_register_fall``, ``negative_demand``) and none of the energy registers'.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from meter2cash.engines.base import BatchEngine
+from meter2cash.measurements.schema import DEMAND_REGISTER, REACTIVE_REGISTER
 
 Severity = Literal["information", "issue", "terminate"]
 SLOTS: Final = 96
@@ -90,6 +97,8 @@ EVERY_RULE: Final = frozenset(
         "voltage_without_current",
         "consecutive_estimates",
         "multiplier_change",
+        "demand_register_fall",
+        "negative_demand",
     }
 )
 CLASS_RULES: Final[dict[str, Thresholds]] = {
@@ -116,7 +125,8 @@ class Inputs:
 
     ``intervals``: current interval versions in the window (``meter_no``, ``channel``, ``ts``,
     ``value`` [kWh, meter side], ``local_date``, ``slot``, ``quality``); ``registers``: daily
-    freezes from the day before the window to its last day (``channel`` A+, A+1…A+4, A-);
+    freezes stamped on the window's days and the day after (``channel`` A+, A+1…A+4, A-,
+    R+ [kvarh], MD+ [kW]);
     ``facts``: one row per installed meter (:func:`facts_table`); ``history``: per-meter
     statistics (:mod:`meter2cash.vee.history`); ``days``: the window's ``local_date`` and
     ``day_start`` (local midnight, UTC); ``events``: meter events in the window (``code``);
@@ -301,8 +311,16 @@ def negative_interval(inputs: Inputs) -> ir.Table:
     return bad.select("meter_no", "channel", "ts", detail=_text(bad.value, 4) + " kWh")
 
 
+def _unit(channel: ir.StringValue) -> ir.StringValue:
+    """`` kvarh`` for the reactive-energy register, else `` kWh``, for details."""
+    return ibis.ifelse(channel == REACTIVE_REGISTER, " kvarh", " kWh")
+
+
 def _register_steps(inputs: Inputs, name: str) -> ir.Table:
-    reg = _enabled(inputs.registers, inputs.facts, name)
+    """Falls of the cumulative registers (all but MD+) from one freeze to the next, with the
+    register's range (``wrap`` = 10^digits) and the ``fall`` [kWh, kvarh]."""
+    energy = inputs.registers.filter(inputs.registers.channel != DEMAND_REGISTER)
+    reg = _enabled(energy, inputs.facts, name)
     stepped = reg.mutate(
         previous=reg.value.lag().over(group_by=["meter_no", "channel"], order_by="ts")
     )
@@ -322,7 +340,10 @@ def register_decrease(inputs: Inputs) -> ir.Table:
     s = _register_steps(inputs, "register_decrease")
     bad = s.filter(s.fall < s.wrap / 2)
     return bad.select(
-        "meter_no", "channel", "ts", detail=ibis.literal("fell by ") + _text(bad.fall) + " kWh"
+        "meter_no",
+        "channel",
+        "ts",
+        detail=ibis.literal("fell by ") + _text(bad.fall) + _unit(bad.channel),
     )
 
 
@@ -340,7 +361,7 @@ def register_rollover(inputs: Inputs) -> ir.Table:
         + rolled.register_digits.cast("string")
         + ibis.literal(" digits: ")
         + _text(rolled.wrap - rolled.fall)
-        + " kWh",
+        + _unit(rolled.channel),
     )
 
 
@@ -565,3 +586,55 @@ def multiplier_change(inputs: Inputs) -> ir.Table:
         + unseen.multiplier_after.cast("string")
         + ibis.literal(" with no meter event"),
     )
+
+
+def _settlement_month(local_date: ir.DateValue) -> ir.IntegerValue:
+    """The month whose maximum a demand freeze stamped ``local_date`` holds: that of the day
+    it closes (``local_date`` − 1), as year × 12 + month."""
+    closed = local_date - ibis.interval(days=1)
+    return closed.year() * 12 + closed.month()
+
+
+@rule("demand_register_fall", "issue")
+def demand_register_fall(inputs: Inputs) -> ir.Table:
+    """A maximum-demand register (MD+) below its previous freeze with no settlement between.
+
+    The meter settles at local 00:00 on the 1st, after the freeze closing the month, so the
+    freeze stamped the 2nd holds the 1st's own maximum: a fall onto it (or onto any freeze
+    of a later month) is the reset. Any other fall means the register was cleared or the
+    read is wrong, and the month's demand cannot be trusted. Negative reads are left to
+    ``negative_demand``."""
+    reg = inputs.registers.filter(inputs.registers.channel == DEMAND_REGISTER)
+    ordered = _enabled(reg, inputs.facts, "demand_register_fall")
+    stepped = ordered.mutate(
+        previous=ordered.value.lag().over(group_by="meter_no", order_by="ts"),
+        previous_day=ordered.local_date.lag().over(group_by="meter_no", order_by="ts"),
+    )
+    bad = stepped.filter(
+        (stepped.local_date > inputs.first)
+        & stepped.previous.notnull()
+        & (stepped.value >= 0)
+        & (stepped.value < stepped.previous)
+        & (_settlement_month(stepped.local_date) == _settlement_month(stepped.previous_day))
+    )
+    return bad.select(
+        "meter_no",
+        "channel",
+        "ts",
+        detail=ibis.literal("maximum demand fell from ")
+        + _text(bad.previous, 4)
+        + ibis.literal(" to ")
+        + _text(bad.value, 4)
+        + ibis.literal(" kW with no monthly settlement between"),
+    )
+
+
+@rule("negative_demand", "terminate")
+def negative_demand(inputs: Inputs) -> ir.Table:
+    """A negative maximum-demand register (MD+) freeze."""
+    reg = inputs.registers.filter(
+        (inputs.registers.channel == DEMAND_REGISTER) & (inputs.registers.local_date > inputs.first)
+    )
+    bad = _enabled(reg, inputs.facts, "negative_demand")
+    bad = bad.filter(bad.value < 0)
+    return bad.select("meter_no", "channel", "ts", detail=_text(bad.value, 4) + ibis.literal(" kW"))

@@ -34,8 +34,11 @@ DI_CHANNELS: Final[dict[str, str]] = {
     "00010300": "A+3",
     "00010400": "A+4",
     "00020000": "A-",
+    "00030000": "R+",
+    "01010000": "MD+",
 }
-"""DL/T 645-2007 data identifiers of the registers we store → our channels."""
+"""DL/T 645-2007 data identifiers of the registers we store → our channels (``R+`` combined
+reactive 1, ``MD+`` forward active maximum demand; its time of occurrence is not stored)."""
 DI_BLOCKS: Final[dict[str, tuple[str, ...]]] = {"0001FF00": ("A+", "A+1", "A+2", "A+3", "A+4")}
 """Block reads (total then rates 1–4 in one answer) → channels in the order of the values."""
 OBIS_CHANNELS: Final[dict[str, str]] = {
@@ -45,10 +48,14 @@ OBIS_CHANNELS: Final[dict[str, str]] = {
     "1.0.1.8.3.255": "A+3",
     "1.0.1.8.4.255": "A+4",
     "1.0.2.8.0.255": "A-",
+    "1.0.3.8.0.255": "R+",
+    "1.0.1.6.0.255": "MD+",
 }
 """IEC 62056 (DLMS/COSEM) OBIS codes of the same registers."""
 CHANNELS: Final = frozenset(DI_CHANNELS.values())
 REGISTER_UNIT: Final = "kWh"
+CHANNEL_UNITS: Final[dict[str, str]] = {"R+": "kvarh", "MD+": "kW"}
+"""The unit a reading of these channels must carry; any other channel's is ``kWh``."""
 DEFAULT_READ_TYPE: Final = "on_demand"
 MAX_REGISTER: Final = Decimal("1e14")
 """Exclusive bound of a register value [kWh]: the store keeps DECIMAL(18,4)."""
@@ -62,7 +69,8 @@ _JSON = json.JSONDecoder(parse_float=Decimal)
 
 @dataclass(frozen=True, slots=True)
 class RegisterRead:
-    """A register value [kWh, as the meter shows it] at the meter's clock ``ts`` (aware)."""
+    """A register value [kWh, or kvarh for ``R+``, kW for ``MD+``; as the meter shows it] at
+    the meter's clock ``ts`` (aware)."""
 
     address: str
     channel: str
@@ -212,8 +220,9 @@ def _reading(item: dict[str, Any], tz: ZoneInfo) -> RegisterRead:
     _text(item, "msg_id")
     channel = _channel(item)
     unit = _text(item, "unit")
-    if unit != REGISTER_UNIT:
-        raise InputError(f"unit {unit!r} is not {REGISTER_UNIT}")
+    expected = CHANNEL_UNITS.get(channel, REGISTER_UNIT)
+    if unit != expected:
+        raise InputError(f"unit {unit!r} is not {expected}")
     read_type = item.get("read_type", DEFAULT_READ_TYPE)
     if read_type not in READ_TYPES:
         raise InputError(f"unknown read_type {read_type!r}")
@@ -329,7 +338,7 @@ _NUMBER_TYPES: Final = (str, int, Decimal)
 
 
 def _register_value(raw: object) -> Decimal:
-    """A register value [kWh]: a decimal string (or a JSON number, kept exact)."""
+    """A register value [kWh, kvarh or kW]: a decimal string (or a JSON number, kept exact)."""
     if raw is None:
         raise InputError("missing value")
     if isinstance(raw, bool) or not isinstance(raw, _NUMBER_TYPES):

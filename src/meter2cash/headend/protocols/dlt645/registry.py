@@ -125,6 +125,11 @@ def _energy(unit: str, signed: bool) -> Field:
     return Field("energy", 4, decimals=2, unit=unit, signed=signed)
 
 
+def _demand(unit: str, signed: bool) -> tuple[Field, ...]:
+    """Maximum demand ``XX.XXXX`` and its time of occurrence ``YYMMDDhhmm`` (A.2)."""
+    return (Field("demand", 3, decimals=4, unit=unit, signed=signed), STAMP_MIN)
+
+
 def _tariff_block(fields: tuple[Field, ...]) -> Block:
     return Block(fields, "total", "rate {n}", 1 + RATES)
 
@@ -221,12 +226,7 @@ RULES: tuple[Rule, ...] = (
     *(
         rule
         for di2, quantity, unit, signed in DEMAND_QUANTITIES
-        for rule in _tariffed(
-            0x01,
-            di2,
-            quantity,
-            (Field("demand", 3, decimals=4, unit=unit, signed=signed), STAMP_MIN),
-        )
+        for rule in _tariffed(0x01, di2, quantity, _demand(unit, signed))
     ),
     *_instantaneous(0x01, "voltage", 2, 1, "V", False, total=False),
     *_instantaneous(0x02, "current", 3, 3, "A", True, total=False),
@@ -256,15 +256,23 @@ RULES: tuple[Rule, ...] = (
     Rule("04 00 04 01", "communication address", (Field("address", 6, "digits"),)),
     Rule("04 00 04 02", "meter number", (Field("meter number", 6, "digits"),)),
     Rule("05 06 00 01-3E", "daily freeze time, last {di0}", (STAMP_MIN,)),
-    Rule(
-        "05 06 01 01-3E",
-        "daily-frozen forward active energy, last {di0}",
-        block=_tariff_block((_energy("kWh", False),)),
+    # Daily freezes (A.6): DI1 01…08 the energies of DI2 01…08, 09/0A forward/reverse active
+    # maximum demand and its time; each a total + rates block, DI0 = last 1…62.
+    *(
+        Rule(
+            f"05 06 {di2:02X} 01-3E",
+            f"daily-frozen {quantity}, last {{di0}}",
+            block=_tariff_block((_energy(unit, signed),)),
+        )
+        for di2, quantity, unit, signed in ENERGY_QUANTITIES[1:]
     ),
-    Rule(
-        "05 06 02 01-3E",
-        "daily-frozen reverse active energy, last {di0}",
-        block=_tariff_block((_energy("kWh", False),)),
+    *(
+        Rule(
+            f"05 06 {di2 + 0x08:02X} 01-3E",
+            f"daily-frozen {quantity}, last {{di0}}",
+            block=_tariff_block(_demand(unit, signed)),
+        )
+        for di2, quantity, unit, signed in DEMAND_QUANTITIES[:2]
     ),
 )
 
