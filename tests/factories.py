@@ -52,13 +52,31 @@ def create_account(
         zone_id=zone.id,
         route_id=route.id,
         tariff_code="RES-TIER-ZJ",
-        household_size=3,
+        household_size=3 if customer_class == "residential" else 0,
         payment_terms_days=15,
         opened_on=date(2020, 1, 1),
     )
     session.add(account)
     session.flush()
     return account
+
+
+def serve_from_area(session: Session, account: Account, area_code: str) -> None:
+    """A customer service point of ``account`` under a new 400 kVA transformer area
+    ``area_code`` in the account's zone."""
+    area = TransformerArea(
+        code=area_code, zone_id=account.zone_id, name=area_code, capacity_kva=Decimal(400)
+    )
+    session.add(area)
+    session.flush()
+    session.add(
+        ServicePoint(
+            code=f"SP-{account.account_no}",
+            account_id=account.id,
+            transformer_area_id=area.id,
+            role="customer",
+        )
+    )
 
 
 def create_bill(
@@ -161,9 +179,12 @@ def create_metered_account(
     tariff: str = "RES-TIER-ZJ",
     opened_on: date = date(2020, 1, 1),
     closed_on: date | None = None,
+    customer_class: str = "residential",
+    contracted_kva: Decimal | None = None,
 ) -> int:
-    """A residential account with its service point in ``places``; returns the point's id."""
-    customer = Customer(customer_no=f"C-{account_no}", name="张三", customer_class="residential")
+    """An account (residential unless ``customer_class`` says otherwise) with its service
+    point in ``places`` (contracted ``contracted_kva`` [kVA]); returns the point's id."""
+    customer = Customer(customer_no=f"C-{account_no}", name="张三", customer_class=customer_class)
     session.add(customer)
     session.flush()
     account = Account(
@@ -172,7 +193,7 @@ def create_metered_account(
         zone_id=places.zone_id,
         route_id=places.route_id,
         tariff_code=tariff,
-        household_size=3,
+        household_size=3 if customer_class == "residential" else 0,
         payment_terms_days=15,
         opened_on=opened_on,
         closed_on=closed_on,
@@ -180,7 +201,10 @@ def create_metered_account(
     session.add(account)
     session.flush()
     point = ServicePoint(
-        code=f"SP-{account_no}", account_id=account.id, transformer_area_id=places.area_id
+        code=f"SP-{account_no}",
+        account_id=account.id,
+        transformer_area_id=places.area_id,
+        contracted_kva=contracted_kva,
     )
     session.add(point)
     session.flush()
@@ -210,12 +234,13 @@ def install_meter(
     installed_at: datetime,
     *,
     ct: int = 1,
+    pt: int = 1,
     removed_at: datetime | None = None,
     initial: str = "0",
     final: str | None = None,
 ) -> None:
-    """The meter installed at the point from ``installed_at`` (× ``ct``), with its initial and
-    (when removed) final A+ reads [kWh]."""
+    """The meter installed at the point from ``installed_at`` (× ``ct`` × ``pt``), with its
+    initial and (when removed) final A+ reads [kWh]."""
     session.add(
         MeterInstallation(
             meter_id=meter_id,
@@ -223,8 +248,8 @@ def install_meter(
             installed_at=installed_at,
             removed_at=removed_at,
             ct_ratio=ct,
-            pt_ratio=1,
-            multiplier=ct,
+            pt_ratio=pt,
+            multiplier=ct * pt,
             initial_read_kwh=Decimal(initial),
             final_read_kwh=None if final is None else Decimal(final),
         )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meter2cash import spine
-from meter2cash.assets.models import Account, Customer, Meter, MeterInstallation, ServicePoint
+from meter2cash.assets.models import Account
 from meter2cash.billing import determinant_frame as frames
 from meter2cash.billing import repository
 from meter2cash.billing.cycles import month_period
@@ -33,7 +33,13 @@ from meter2cash.db.session import make_engine, unit_of_work
 from meter2cash.holidays.repository import utility_calendar
 from meter2cash.tariffs.loader import load_catalogue
 from meter2cash.workspace import Workspace, open_workspace
-from tests.factories import Places, create_places
+from tests.factories import (
+    Places,
+    create_meter,
+    create_metered_account,
+    create_places,
+    install_meter,
+)
 
 TZ = zone("Asia/Shanghai")
 JULY = month_period(2026, 7)
@@ -72,45 +78,18 @@ CURVE_KWH, CURVE_KVARH = 0.25, 0.1
 def _industrial_account(
     session: Session, places: Places, account_no: str, tariff: str, curve: bool
 ) -> None:
-    customer = Customer(customer_no=f"C-{account_no}", name="某机械厂", customer_class="industrial")
-    session.add(customer)
-    session.flush()
-    account = Account(
-        account_no=account_no,
-        customer_id=customer.id,
-        zone_id=places.zone_id,
-        route_id=places.route_id,
-        tariff_code=tariff,
-        household_size=0,
-        payment_terms_days=15,
-        opened_on=date(2020, 1, 1),
-    )
-    session.add(account)
-    session.flush()
-    point = ServicePoint(
-        code=f"SP-{account_no}",
-        account_id=account.id,
-        transformer_area_id=places.area_id,
+    point = create_metered_account(
+        session,
+        places,
+        account_no,
+        tariff=tariff,
+        customer_class="industrial",
         contracted_kva=Decimal(1000),
     )
-    meter = Meter(
-        meter_no=f"M{account_no[1:]}",
-        address=account_no[2:].rjust(12, "0")[-12:],
-        register_digits=6,
-        records_intervals=curve,
+    meter = create_meter(
+        session, f"M{account_no[1:]}", address=account_no[2:].rjust(12, "0")[-12:], curve=curve
     )
-    session.add_all([point, meter])
-    session.flush()
-    session.add(
-        MeterInstallation(
-            meter_id=meter.id,
-            service_point_id=point.id,
-            installed_at=datetime(2026, 1, 1, tzinfo=UTC),
-            ct_ratio=40,
-            pt_ratio=100,
-            multiplier=MULTIPLIER,
-        )
-    )
+    install_meter(session, meter, point, datetime(2026, 1, 1, tzinfo=UTC), ct=40, pt=100)
 
 
 def _reads() -> pa.Table:

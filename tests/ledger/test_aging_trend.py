@@ -4,13 +4,11 @@ against figures worked by hand and against aging as of each month end."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from meter2cash.assets.models import ServicePoint, TransformerArea, Zone
 from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
 from meter2cash.core.errors import InputError
@@ -20,7 +18,7 @@ from meter2cash.ledger.aging_trend import aging_trend, month_ends
 from meter2cash.ledger.credit import refund_credit
 from meter2cash.ledger.payments import PAYMENT_COLUMNS, post_payments, reverse_payment
 from meter2cash.ledger.receivables import aging
-from tests.factories import create_account, create_bill
+from tests.factories import create_account, create_bill, serve_from_area
 
 
 @pytest.fixture
@@ -36,19 +34,8 @@ def ledger(records: Engine, clock: FixedClock) -> Engine:
     with unit_of_work(records) as session:
         a1 = create_account(session, "A001")
         a2 = create_account(session, "A002", customer_class="commercial")
-        zone = session.query(Zone).one()
-        for code, account in (("T1", a1), ("T2", a2)):
-            area = TransformerArea(code=code, zone_id=zone.id, name=code, capacity_kva=Decimal(400))
-            session.add(area)
-            session.flush()
-            session.add(
-                ServicePoint(
-                    code=f"SP-{account.account_no}",
-                    account_id=account.id,
-                    transformer_area_id=area.id,
-                    role="customer",
-                )
-            )
+        serve_from_area(session, a1, "T1")
+        serve_from_area(session, a2, "T2")
         create_bill(session, a1, 12_000, date(2026, 7, 2))
         create_bill(session, a1, 8_000, date(2026, 8, 2))
         create_bill(session, a1, 10_000, date(2026, 9, 2))

@@ -4,13 +4,11 @@ collection rate by day, DSO and aging by transformer area."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from meter2cash.assets.models import ServicePoint, TransformerArea, Zone
 from meter2cash.billing.issue import issue_approved
 from meter2cash.core.clock import FixedClock
 from meter2cash.core.errors import LedgerError
@@ -26,7 +24,7 @@ from meter2cash.ledger.receivables import (
     reconcile,
 )
 from meter2cash.ledger.service import post_entries, trial_balance
-from tests.factories import create_account, create_bill
+from tests.factories import create_account, create_bill, serve_from_area
 
 
 def _pay(session: object, clock: FixedClock, *rows: tuple[str, str, str, int, date]) -> None:
@@ -39,19 +37,8 @@ def ledger(records: Engine, clock: FixedClock) -> Engine:
     A002 (area T2) billed 50.00 on 2 Aug, paid 20.00 on 10 Aug and 30.00 on 5 Sep."""
     with unit_of_work(records) as session:
         a1, a2 = create_account(session, "A001"), create_account(session, "A002")
-        zone = session.query(Zone).one()
-        for code, account in (("T1", a1), ("T2", a2)):
-            area = TransformerArea(code=code, zone_id=zone.id, name=code, capacity_kva=Decimal(400))
-            session.add(area)
-            session.flush()
-            session.add(
-                ServicePoint(
-                    code=f"SP-{account.account_no}",
-                    account_id=account.id,
-                    transformer_area_id=area.id,
-                    role="customer",
-                )
-            )
+        serve_from_area(session, a1, "T1")
+        serve_from_area(session, a2, "T2")
         create_bill(session, a1, 12_000, date(2026, 8, 2))
         create_bill(session, a1, 8_000, date(2026, 9, 2))
         create_bill(session, a2, 5_000, date(2026, 8, 2))
